@@ -1,0 +1,285 @@
+import type { Clock, TimerHandle } from '../core/clock.js';
+import { SitegateError } from '../core/errors.js';
+import { shanghaiDate } from '../core/shanghai-time.js';
+
+export interface PacerBackoff {
+  /** First back-off after a failure, ms. */
+  baseMs: number;
+  /** Longest computed back-off, ms (a longer Retry-After is still honoured). */
+  maxMs: number;
+  /** Random 0..1, injectable so tests are deterministic. */
+  jitter: () => number;
+}
+
+export interface PacerOptions {
+  clock: Clock;
+  /** Least time between two requests, ms. */
+  minSpacingMs?: number;
+  /** Token bucket: `capacity` requests at once, refilled at `refillPerMs` tokens per ms. */
+  bucket?: { capacity: number; refillPerMs: number };
+  /** Requests allowed per Asia/Shanghai calendar day; unlimited when absent. */
+  dailyBudget?: number;
+  backoff?: Partial<PacerBackoff>;
+}
+
+export interface AcquireOptions {
+  /** Aborting gives up the wait: acquire rejects with code `pacer_aborted`. */
+  signal?: AbortSignal;
+  /** Reject with code `pacer_halted` instead of waiting for resume() when the pacer is halted. */
+  failIfHalted?: boolean;
+}
+
+export interface PacerStats {
+  requests: number;
+  /** acquire() calls that had to wait. */
+  waits: number;
+  /** Wall time of the last counted request, or null. */
+  lastRequestMs: number | null;
+  haltedReason: string | null;
+  /** Wall time from which the next request may go, or null while halted. */
+  nextAllowedMs: number | null;
+  /** Failures in a row since the last success (drives the back-off). */
+  failureStreak: number;
+  rateLimited: number;
+  failures: number;
+  /** Requests counted on the current Asia/Shanghai day. */
+  today: { day: string; requests: number; budget: number | null };
+}
+
+const DEFAULTS = {
+  minSpacingMs: 1200,
+  bucket: { capacity: 1, refillPerMs: 1 / 1200 },
+  backoff: { baseMs: 2_000, maxMs: 300_000, jitter: Math.random },
+} as const;
+
+const SHANGHAI_OFFSET_MS = 8 * 3600_000;
+const DAY_MS = 24 * 3600_000;
+/** A long wait is re-checked at least this often, so a wall-clock correction is noticed. */
+const MAX_SINGLE_WAIT_MS = 10 * 60_000;
+/** Floating-point slack on the token count. */
+const TOKEN_EPSILON = 1e-9;
+
+/**
+ * Paces calls to the municipal platform: every request (writes and result polls alike) goes
+ * through acquire(), which waits until the minimum spacing, the token bucket, the daily budget
+ * and any back-off all allow one more. Timing is on monotonic ms of the injected clock; the
+ * daily budget follows the Asia/Shanghai wall date. No interval timer: it only waits while
+ * somebody is acquiring.
+ */
+export class Pacer {
+  private readonly clock: Clock;
+  private readonly minSpacingMs: number;
+  private readonly capacity: number;
+  private readonly refillPerMs: number;
+  private readonly dailyBudget: number | null;
+  private readonly backoff: PacerBackoff;
+
+  private tokens: number;
+  private tokensAtMono: number;
+  private lastRequestMono: number | null = null;
+  private lastRequestWall: number | null = null;
+  private backoffUntilMono = 0;
+  private failureStreak = 0;
+  private haltedReason: string | null = null;
+  private day = '';
+  private dayRequests = 0;
+  private counters = { requests: 0, waits: 0, rateLimited: 0, failures: 0 };
+  /** Waiters woken early by halt()/resume()/back-off changes, so they re-check at once. */
+  private readonly wakers = new Set<() => void>();
+
+  constructor(options: PacerOptions) {
+    this.clock = options.clock;
+    this.minSpacingMs = options.minSpacingMs ?? DEFAULTS.minSpacingMs;
+    this.capacity = options.bucket?.capacity ?? DEFAULTS.bucket.capacity;
+    this.refillPerMs = options.bucket?.refillPerMs ?? DEFAULTS.bucket.refillPerMs;
+    this.dailyBudget = options.dailyBudget ?? null;
+    this.backoff = {
+      baseMs: options.backoff?.baseMs ?? DEFAULTS.backoff.baseMs,
+      maxMs: options.backoff?.maxMs ?? DEFAULTS.backoff.maxMs,
+      jitter: options.backoff?.jitter ?? DEFAULTS.backoff.jitter,
+    };
+    if (!(this.minSpacingMs >= 0)) throw new TypeError(`pacer: minSpacingMs must be ≥ 0, got ${this.minSpacingMs}`);
+    if (!(Number.isFinite(this.capacity) && this.capacity >= 1)) {
+      throw new TypeError(`pacer: bucket.capacity must be ≥ 1, got ${this.capacity}`);
+    }
+    if (!(Number.isFinite(this.refillPerMs) && this.refillPerMs > 0)) {
+      throw new TypeError(`pacer: bucket.refillPerMs must be > 0, got ${this.refillPerMs}`);
+    }
+    if (this.dailyBudget !== null && !(Number.isInteger(this.dailyBudget) && this.dailyBudget >= 0)) {
+      throw new TypeError(`pacer: dailyBudget must be a non-negative integer, got ${this.dailyBudget}`);
+    }
+    if (!(this.backoff.baseMs > 0 && this.backoff.maxMs >= this.backoff.baseMs)) {
+      throw new TypeError('pacer: backoff needs 0 < baseMs ≤ maxMs');
+    }
+    this.tokens = this.capacity;
+    this.tokensAtMono = this.clock.monotonic();
+  }
+
+  /**
+   * Resolves when one request may be made now, and counts it. Checking and counting happen in
+   * one synchronous step, so concurrent callers never both get the same slot; waiters wake in
+   * the order they started waiting.
+   * Rejects with a SitegateError `pacer_aborted` when the signal aborts, or `pacer_halted` when
+   * halted and `failIfHalted` is set.
+   */
+  acquire(options: AcquireOptions = {}): Promise<void> {
+    return this.waitForTurn(options);
+  }
+
+  /** The platform said "too many requests": back off exponentially, at least `retryAfterMs`. */
+  noteRateLimited(retryAfterMs?: number): void {
+    this.counters.rateLimited++;
+    this.backOff(retryAfterMs);
+  }
+
+  /** A transient failure (time-out, network, 5xx, bad reply): back off the same way. */
+  noteFailure(retryAfterMs?: number): void {
+    this.counters.failures++;
+    this.backOff(retryAfterMs);
+  }
+
+  /** The platform answered normally: the back-off is over. */
+  noteSuccess(): void {
+    this.failureStreak = 0;
+    this.backoffUntilMono = 0;
+    this.wakeAll();
+  }
+
+  /** Stops every request until resume() (bad signature, IP not allowed, no permission). */
+  halt(reason: string): void {
+    this.haltedReason = reason;
+    this.wakeAll();
+  }
+
+  resume(): void {
+    this.haltedReason = null;
+    this.failureStreak = 0;
+    this.backoffUntilMono = 0;
+    this.wakeAll();
+  }
+
+  get halted(): string | null {
+    return this.haltedReason;
+  }
+
+  get stats(): PacerStats {
+    this.rollDay();
+    const wait = this.haltedReason === null ? this.waitMs() : null;
+    return {
+      requests: this.counters.requests,
+      waits: this.counters.waits,
+      lastRequestMs: this.lastRequestWall,
+      haltedReason: this.haltedReason,
+      nextAllowedMs: wait === null ? null : this.clock.now() + wait,
+      failureStreak: this.failureStreak,
+      rateLimited: this.counters.rateLimited,
+      failures: this.counters.failures,
+      today: { day: this.day, requests: this.dayRequests, budget: this.dailyBudget },
+    };
+  }
+
+  private async waitForTurn(options: AcquireOptions): Promise<void> {
+    let waited = false;
+    for (;;) {
+      if (options.signal?.aborted) throw new SitegateError('pacer_aborted', 'waiting for the platform pacer was cancelled');
+      if (this.haltedReason !== null) {
+        if (options.failIfHalted) {
+          throw new SitegateError('pacer_halted', `platform requests are halted: ${this.haltedReason}`);
+        }
+        if (!waited) this.counters.waits++;
+        waited = true;
+        await this.sleep(null, options.signal);
+        continue;
+      }
+      const wait = this.waitMs();
+      if (wait <= 0) {
+        this.take();
+        return;
+      }
+      if (!waited) this.counters.waits++;
+      waited = true;
+      await this.sleep(Math.min(wait, MAX_SINGLE_WAIT_MS), options.signal);
+    }
+  }
+
+  /** ms until a request is allowed (0 = now), ignoring a halt. */
+  private waitMs(): number {
+    const mono = this.clock.monotonic();
+    let wait = 0;
+    if (this.lastRequestMono !== null) wait = Math.max(wait, this.lastRequestMono + this.minSpacingMs - mono);
+    const tokens = this.tokensNow(mono);
+    if (tokens < 1 - TOKEN_EPSILON) wait = Math.max(wait, Math.ceil((1 - tokens) / this.refillPerMs));
+    wait = Math.max(wait, this.backoffUntilMono - mono);
+    this.rollDay();
+    if (this.dailyBudget !== null && this.dayRequests >= this.dailyBudget) {
+      wait = Math.max(wait, msUntilNextShanghaiDay(this.clock.now()));
+    }
+    return Math.max(0, Math.ceil(wait));
+  }
+
+  private take(): void {
+    const mono = this.clock.monotonic();
+    this.tokens = Math.max(0, this.tokensNow(mono) - 1);
+    this.tokensAtMono = mono;
+    this.lastRequestMono = mono;
+    this.lastRequestWall = this.clock.now();
+    this.counters.requests++;
+    this.rollDay();
+    this.dayRequests++;
+  }
+
+  private tokensNow(mono: number): number {
+    return Math.min(this.capacity, this.tokens + (mono - this.tokensAtMono) * this.refillPerMs);
+  }
+
+  private rollDay(): void {
+    const today = shanghaiDate(this.clock.now());
+    if (today !== this.day) {
+      this.day = today;
+      this.dayRequests = 0;
+    }
+  }
+
+  private backOff(retryAfterMs?: number): void {
+    this.failureStreak++;
+    const exp = Math.min(this.backoff.maxMs, this.backoff.baseMs * 2 ** (this.failureStreak - 1));
+    const jitter = clamp01(this.backoff.jitter());
+    // "Equal jitter": at least half the exponential step, so a retry never comes right back.
+    const computed = exp / 2 + (exp / 2) * jitter;
+    const retryAfter = retryAfterMs !== undefined && Number.isFinite(retryAfterMs) && retryAfterMs > 0 ? retryAfterMs : 0;
+    const delay = Math.ceil(Math.max(computed, retryAfter));
+    this.backoffUntilMono = Math.max(this.backoffUntilMono, this.clock.monotonic() + delay);
+    this.wakeAll();
+  }
+
+  /** Waits `ms` (null: until woken), or until halt()/resume()/a back-off change wakes it. */
+  private sleep(ms: number | null, signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let timer: TimerHandle | null = null;
+      const done = () => {
+        if (timer) this.clock.clearTimeout(timer);
+        this.wakers.delete(done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      if (ms !== null) timer = this.clock.setTimeout(done, ms);
+      this.wakers.add(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  private wakeAll(): void {
+    for (const wake of [...this.wakers]) wake();
+  }
+}
+
+function clamp01(x: number): number {
+  return Number.isFinite(x) ? Math.min(1, Math.max(0, x)) : 1;
+}
+
+/** ms from `wallMs` to the next 00:00 Asia/Shanghai. */
+export function msUntilNextShanghaiDay(wallMs: number): number {
+  const local = wallMs + SHANGHAI_OFFSET_MS;
+  const nextMidnightLocal = (Math.floor(local / DAY_MS) + 1) * DAY_MS;
+  return nextMidnightLocal - local;
+}
