@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import { lineSpec, mqttSection, topicId } from './common.js';
+
+export const gateConfigSchema = z.strictObject({
+  siteId: topicId,
+  gateId: topicId,
+  /** Chain epoch; the hub accepts a new one only after the gate is re-commissioned. */
+  epoch: z.number().int().min(0).default(1),
+  stateDir: z.string().min(1).default('/var/lib/sitegate'),
+  mqtt: mqttSection,
+  token: z.strictObject({
+    module: z.string().min(1).default('/usr/lib/softhsm/libsofthsm2.so'),
+    tokenLabel: z.string().min(1),
+    keyLabel: z.string().min(1),
+    pinFile: z.string().min(1),
+    mechanism: z.enum(['ecdsa-p256', 'rsa-sha256', 'sm2-sm3']).default('ecdsa-p256'),
+    /** vendor mechanism number for SM2-with-SM3, where the token has one */
+    sm2Mechanism: z.number().int().optional(),
+    /** how often a pulled token is looked for again */
+    retryMs: z.number().int().min(100).default(5000),
+  }),
+  roster: z.strictObject({
+    /** roster file (JSON) loaded at start until roster sync from the hub replaces it */
+    file: z.string().min(1),
+  }),
+  gpio: z.strictObject({
+    driver: z.enum(['onoff', 'sim']).default('onoff'),
+    sysfsRoot: z.string().default('/sys/class/gpio'),
+  }).prefault({}),
+  lanes: z.array(z.strictObject({
+    name: topicId,
+    relays: z.strictObject({ in: lineSpec.optional(), out: lineSpec.optional() }),
+    passageSensor: lineSpec,
+    pulseMs: z.number().int().min(50).max(10_000).default(500),
+    passageTimeoutMs: z.number().int().min(500).max(60_000).default(8000),
+    /** the sensor must rest this long after an activation before the passage counts as done */
+    passageClearMs: z.number().int().min(0).max(5000).default(300),
+  })).min(1),
+  readers: z.array(z.discriminatedUnion('kind', [
+    z.strictObject({
+      kind: z.literal('wiegand'),
+      lane: topicId,
+      direction: z.enum(['in', 'out']),
+      d0: lineSpec,
+      d1: lineSpec,
+      frameGapMs: z.number().min(5).max(200).default(25),
+    }),
+  ])).default([]),
+  publish: z.strictObject({
+    /** entries per MQTT message */
+    batchSize: z.number().int().min(1).max(1000).default(100),
+    /** messages awaiting the hub's acknowledgment */
+    maxInFlight: z.number().int().min(1).max(1000).default(8),
+    /** re-send a batch the hub has not acknowledged after this long */
+    ackTimeoutMs: z.number().int().min(1000).default(15_000),
+  }).prefault({}),
+});
+
+export type GateConfig = z.infer<typeof gateConfigSchema>;

@@ -1,0 +1,230 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EventEmitter } from 'node:events';
+import type { MqttClient } from 'mqtt';
+import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
+import { certSha256, certValidity, pemToDer } from '../core/cert.js';
+import type { JournalEntry, PunchEntry } from '../core/entries.js';
+import { errorMessage, SitegateError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { RegistryWorker } from '../core/worker.js';
+import { readSecretFile } from '../config/load.js';
+import type { HubConfig } from '../config/hub-config.js';
+import { connectMqtt } from '../mqtt/client.js';
+import { topics } from '../mqtt/topics.js';
+import { NationalProfile } from '../municipal/national-profile.js';
+import type { PlatformProfile } from '../municipal/profile.js';
+import { Forwarder, type ForwarderFault } from './forwarder.js';
+import { Ingest, type IngestOutcome, type PinnedGate } from './ingest.js';
+import { Pacer } from './pacer.js';
+import { platformRowFor } from './platform-rows.js';
+import { readRegistryFile } from './registry-file.js';
+import { HubStore } from './store.js';
+import { UploadQueue } from './upload-queue.js';
+import { verifyHeadSignature } from './verify-signature.js';
+
+export interface HubOptions {
+  config: HubConfig;
+  log: Logger;
+  clock?: Clock;
+  /** replaces the configured platform profile (tests) */
+  profile?: PlatformProfile;
+  /** how often the retained hub status is refreshed */
+  statusEveryMs?: number;
+}
+
+export interface HubEvents {
+  ingest: [string, IngestOutcome];
+  /** entries stored (committed with the batch's transaction) */
+  stored: [string, readonly JournalEntry[]];
+  fault: [ForwarderFault];
+}
+
+/**
+ * The hub daemon: ingest punches from the gates, store them, acknowledge, and forward platform
+ * rows at the pace the platform allows. The one place that wires the hub's parts.
+ */
+export class Hub extends EventEmitter<HubEvents> {
+  private readonly clock: Clock;
+  private store!: HubStore;
+  queue!: UploadQueue;
+  ingest!: Ingest;
+  forwarder!: Forwarder;
+  private client: MqttClient | null = null;
+  private gates = new Map<string, PinnedGate>();
+  private registry = new Map<string, RegistryWorker>();
+  private statusTimer: TimerHandle | null = null;
+  private faults: ForwarderFault[] = [];
+  readonly counters = { unknownWorkerRows: 0, ackPublished: 0 };
+
+  constructor(private readonly opts: HubOptions) {
+    super();
+    this.clock = opts.clock ?? systemClock;
+  }
+
+  async start(): Promise<void> {
+    const { config, log } = this.opts;
+    mkdirSync(config.stateDir, { recursive: true });
+    this.gates = loadPinnedGates(config);
+    this.registry = readRegistryFile(config.registry.workersFile);
+    this.store = new HubStore(join(config.stateDir, 'hub.db'));
+    this.queue = new UploadQueue(this.store.db, this.clock);
+    this.queue.migrate();
+
+    this.ingest = new Ingest({
+      siteId: config.siteId,
+      store: this.store,
+      gates: () => this.gates,
+      verify: verifyHeadSignature,
+      now: () => this.clock.now(),
+      log,
+      onStored: (gateId, entries, quarantined) => {
+        this.queueRows(gateId, entries, quarantined);
+        queueMicrotask(() => this.emit('stored', gateId, entries));
+      },
+    });
+
+    const profile =
+      this.opts.profile ??
+      new NationalProfile({
+        baseUrl: config.platform.baseUrl,
+        appId: config.platform.appId,
+        appSecret: readSecretFile(config.platform.appSecretFile, 'platform app secret'),
+        timeoutMs: config.platform.timeoutMs,
+        clock: this.clock,
+      });
+    const pacing = config.platform.pacing;
+    const pacer = new Pacer({
+      clock: this.clock,
+      minSpacingMs: pacing.minSpacingMs,
+      bucket: { capacity: pacing.bucketCapacity, refillPerMs: 1 / Math.max(1, pacing.minSpacingMs) },
+      dailyBudget: pacing.dailyBudget,
+    });
+    this.forwarder = new Forwarder({
+      queue: this.queue,
+      profile,
+      pacer,
+      clock: this.clock,
+      log,
+      mode: config.platform.mode,
+      pollDelayMs: pacing.pollDelayMs,
+      maxRowsPerRequest: pacing.rowsPerRequest,
+      onFault: (f) => {
+        this.faults.push(f);
+        if (this.faults.length > 20) this.faults.shift();
+        log.error({ kind: f.kind, code: f.code }, `platform fault: ${f.message}`);
+        this.emit('fault', f);
+      },
+    });
+
+    const statusTopic = topics.hubStatus(config.siteId);
+    this.client = await connectMqtt({
+      url: config.mqtt.url,
+      username: config.mqtt.username ?? 'hub',
+      password: readSecretFile(config.mqtt.passwordFile, 'MQTT password'),
+      clientId: `sitegate-hub-${config.siteId}`,
+      clean: false,
+      sessionExpirySec: 7 * 24 * 3600,
+      reconnectPeriodMs: config.mqtt.reconnectMinMs,
+      will: { topic: statusTopic, payload: JSON.stringify({ online: false }), qos: 1, retain: true },
+      onMessage: (topic, payload) => this.onMessage(topic, payload),
+      log,
+    });
+    await this.client.subscribeAsync(topics.allGatePunches(config.siteId), { qos: 1 });
+    this.forwarder.start();
+    this.publishStatus();
+    log.info({ siteId: config.siteId, gates: this.gates.size, workers: this.registry.size }, 'hub started');
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    let outcome: IngestOutcome;
+    try {
+      outcome = this.ingest.handle(topic, payload);
+    } catch (err) {
+      // a database error: nothing was acknowledged, so the gate sends the batch again
+      this.opts.log.error({ err: errorMessage(err), topic }, 'ingest failed; the gate will resend');
+      return;
+    }
+    this.emit('ingest', topic, outcome);
+    const ack = outcome.ack;
+    if (ack && this.client) {
+      this.client.publish(topics.gateAck(this.opts.config.siteId, ack.gateId), JSON.stringify(ack), { qos: 1 });
+      this.counters.ackPublished++;
+    }
+    if (outcome.kind === 'stored' && outcome.newEntries > 0) this.forwarder.notify();
+  }
+
+  private queueRows(gateId: string, entries: readonly JournalEntry[], quarantined: boolean): void {
+    if (quarantined) return; // kept for the operator; rows are made once the certificate question is settled
+    const policy = this.opts.config.platform;
+    for (const e of entries) {
+      if (e.type !== 'passage') continue;
+      const d = platformRowFor(
+        e,
+        (punchId) => this.store.punchEntry(gateId, punchId) as PunchEntry | null,
+        (workerId) => this.registry.get(workerId),
+        { rowsFrom: policy.rowsFrom, attendTypes: policy.attendTypes, location: policy.location },
+      );
+      if (d.kind === 'row') this.queue.enqueue(d.row);
+      else if (d.kind === 'unknown_worker') {
+        this.counters.unknownWorkerRows++;
+        this.opts.log.warn({ gateId, punchId: d.punchId }, 'granted punch of a worker the registry does not know');
+      }
+    }
+  }
+
+  status() {
+    return {
+      online: true,
+      atMs: this.clock.now(),
+      gates: this.gates.size,
+      ingest: this.ingest.counters,
+      queue: this.queue.counts(),
+      forwarder: this.forwarder.counters,
+      faults: this.faults.slice(-5).map((f) => ({ kind: f.kind, code: f.code, message: f.message, atMs: f.atMs })),
+    };
+  }
+
+  private publishStatus(): void {
+    if (!this.client) return;
+    this.client.publish(topics.hubStatus(this.opts.config.siteId), JSON.stringify(this.status()), { qos: 1, retain: true });
+    this.statusTimer = this.clock.setTimeout(() => this.publishStatus(), this.opts.statusEveryMs ?? 5000);
+  }
+
+  async stop(): Promise<void> {
+    if (this.statusTimer) this.clock.clearTimeout(this.statusTimer);
+    this.statusTimer = null;
+    await this.forwarder?.stop();
+    if (this.client) {
+      await this.client
+        .publishAsync(topics.hubStatus(this.opts.config.siteId), JSON.stringify({ online: false }), { qos: 1, retain: true })
+        .catch(() => undefined);
+      await this.client.endAsync().catch(() => undefined);
+      this.client = null;
+    }
+    this.store?.close();
+  }
+}
+
+function loadPinnedGates(config: HubConfig): Map<string, PinnedGate> {
+  const gates = new Map<string, PinnedGate>();
+  for (const g of config.gates) {
+    let der: Buffer;
+    try {
+      const text = readFileSync(g.certFile);
+      der = text.subarray(0, 10).toString().startsWith('-----') ? pemToDer(text.toString()) : text;
+    } catch (err) {
+      throw new SitegateError('gate_cert_unreadable', `gate ${g.gateId}: cannot read certificate ${g.certFile}: ${errorMessage(err)}`);
+    }
+    const validity = certValidity(der);
+    gates.set(g.gateId, {
+      gateId: g.gateId,
+      epoch: g.epoch,
+      certDer: der,
+      certSha256: certSha256(der),
+      notBeforeMs: validity.notBefore.getTime(),
+      notAfterMs: validity.notAfter.getTime(),
+    });
+  }
+  return gates;
+}

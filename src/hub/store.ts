@@ -1,0 +1,121 @@
+import Database from 'better-sqlite3';
+import type { JournalEntry, SignedHead } from '../core/entries.js';
+
+export interface ChainState {
+  gateId: string;
+  epoch: number;
+  nextSeq: number;
+  lastHash: string;
+}
+
+/**
+ * The hub's own database: every verified entry of every gate's chain, the signed heads, and
+ * (through UploadQueue, same file) the rows waiting for the platform. An entry is stored here
+ * before the gate is told it may forget it.
+ */
+export class HubStore {
+  readonly db: Database.Database;
+  private readonly stmt;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS chains (
+        gate_id TEXT PRIMARY KEY,
+        epoch INTEGER NOT NULL,
+        next_seq INTEGER NOT NULL,
+        last_hash TEXT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS entries (
+        gate_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        punch_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        received_ms INTEGER NOT NULL,
+        quarantined INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (gate_id, seq)
+      );
+      CREATE INDEX IF NOT EXISTS entries_punch ON entries (punch_id, type);
+      CREATE TABLE IF NOT EXISTS heads (
+        gate_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        sig_alg TEXT NOT NULL,
+        sig TEXT NOT NULL,
+        cert_sha256 TEXT NOT NULL,
+        received_ms INTEGER NOT NULL,
+        PRIMARY KEY (gate_id, seq)
+      );
+    `);
+    this.stmt = {
+      chain: this.db.prepare('SELECT gate_id, epoch, next_seq, last_hash FROM chains WHERE gate_id = ?'),
+      putChain: this.db.prepare(
+        'INSERT INTO chains (gate_id, epoch, next_seq, last_hash) VALUES (?, ?, ?, ?) ' +
+          'ON CONFLICT (gate_id) DO UPDATE SET epoch = excluded.epoch, next_seq = excluded.next_seq, last_hash = excluded.last_hash',
+      ),
+      insertEntry: this.db.prepare(
+        'INSERT INTO entries (gate_id, seq, type, punch_id, body, hash, received_ms, quarantined) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      insertHead: this.db.prepare(
+        'INSERT OR IGNORE INTO heads (gate_id, seq, hash, sig_alg, sig, cert_sha256, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      hashAt: this.db.prepare('SELECT hash FROM entries WHERE gate_id = ? AND seq = ?'),
+      punchOf: this.db.prepare("SELECT body FROM entries WHERE gate_id = ? AND punch_id = ? AND type = 'punch'"),
+      count: this.db.prepare('SELECT COUNT(*) AS n FROM entries WHERE gate_id = ?'),
+      countType: this.db.prepare('SELECT COUNT(*) AS n FROM entries WHERE type = ?'),
+    };
+  }
+
+  chainState(gateId: string): ChainState | null {
+    const r = this.stmt.chain.get(gateId) as { gate_id: string; epoch: number; next_seq: number; last_hash: string } | undefined;
+    return r ? { gateId: r.gate_id, epoch: r.epoch, nextSeq: r.next_seq, lastHash: r.last_hash } : null;
+  }
+
+  hashAt(gateId: string, seq: number): string | null {
+    const r = this.stmt.hashAt.get(gateId, seq) as { hash: string } | undefined;
+    return r ? r.hash : null;
+  }
+
+  punchEntry(gateId: string, punchId: string): JournalEntry | null {
+    const r = this.stmt.punchOf.get(gateId, punchId) as { body: string } | undefined;
+    return r ? (JSON.parse(r.body) as JournalEntry) : null;
+  }
+
+  /** Appends verified entries and moves the chain state, in the caller's transaction. */
+  appendVerified(
+    gateId: string,
+    epoch: number,
+    entries: readonly JournalEntry[],
+    hashes: readonly string[],
+    head: SignedHead,
+    receivedMs: number,
+    quarantined: boolean,
+  ): void {
+    entries.forEach((e, i) => {
+      this.stmt.insertEntry.run(gateId, e.seq, e.type, e.punchId, JSON.stringify(e), hashes[i], receivedMs, quarantined ? 1 : 0);
+    });
+    this.stmt.insertHead.run(gateId, head.seq, head.hash, head.sigAlg, head.sig, head.certSha256, receivedMs);
+    const last = entries[entries.length - 1];
+    this.stmt.putChain.run(gateId, epoch, last.seq + 1, hashes[hashes.length - 1]);
+  }
+
+  entryCount(gateId: string): number {
+    return (this.stmt.count.get(gateId) as { n: number }).n;
+  }
+
+  countOfType(type: 'punch' | 'passage'): number {
+    return (this.stmt.countType.get(type) as { n: number }).n;
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
