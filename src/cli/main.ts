@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { readSecretFile, loadConfigFile } from '../config/load.js';
+import { gateConfigSchema } from '../config/gate-config.js';
+import { hubConfigSchema } from '../config/hub-config.js';
+import { platformSimConfigSchema } from '../config/platform-sim-config.js';
+import { systemClock } from '../core/clock.js';
+import { createLogger } from '../core/log.js';
+import { Gate } from '../gate/gate.js';
+import { Hub } from '../hub/hub.js';
+import { PlatformSimulator } from '../municipal/platform-sim.js';
+import { runDaemon } from './daemon.js';
+import { runDemo } from './demo.js';
+
+const program = new Command()
+  .name('sitegate')
+  .description('Turnstile gate controller and site hub for real-name attendance')
+  .showHelpAfterError();
+
+program
+  .command('gate')
+  .description('run the gate controller daemon')
+  .option('-c, --config <path>', 'config file', '/etc/sitegate/gate.yaml')
+  .action(async (o: { config: string }) => {
+    const log = createLogger('sitegate-gate');
+    await runDaemon('gate', log, async () => {
+      const gate = new Gate({ config: loadConfigFile(gateConfigSchema, o.config), log });
+      await gate.start();
+      return gate;
+    });
+  });
+
+program
+  .command('hub')
+  .description('run the site hub daemon')
+  .option('-c, --config <path>', 'config file', '/etc/sitegate/hub.yaml')
+  .action(async (o: { config: string }) => {
+    const log = createLogger('sitegate-hub');
+    await runDaemon('hub', log, async () => {
+      const hub = new Hub({ config: loadConfigFile(hubConfigSchema, o.config), log });
+      await hub.start();
+      return hub;
+    });
+  });
+
+program
+  .command('platform-sim')
+  .description('run the municipal platform simulator (national profile)')
+  .option('-c, --config <path>', 'config file', '/etc/sitegate/platform-sim.yaml')
+  .action(async (o: { config: string }) => {
+    const log = createLogger('sitegate-platform-sim');
+    await runDaemon('platform-sim', log, async () => {
+      const c = loadConfigFile(platformSimConfigSchema, o.config);
+      const sim = new PlatformSimulator({
+        apps: c.apps.map((a) => ({ appId: a.appId, appSecret: readSecretFile(a.appSecretFile, `app secret of ${a.appId}`) })),
+        clock: systemClock,
+        host: c.listen.host,
+        port: c.listen.port,
+        path: c.listen.path,
+        rateLimit: c.rateLimit,
+        allowList: c.allowList,
+        resultDelayMs: c.resultDelayMs,
+      });
+      const { port } = await sim.start();
+      log.info({ url: `http://${c.listen.host}:${port}${c.listen.path}`, rateLimit: c.rateLimit }, 'platform simulator listening');
+      return sim;
+    });
+  });
+
+program
+  .command('demo')
+  .description('run the whole site on this machine: broker, tokens, platform simulator, hub and two gates')
+  .addOption(new Option('--workers <n>', 'day-shift workers who badge in').default(200).argParser((v) => parseInt(v, 10)))
+  .addOption(new Option('--departures <n>', 'night-shift workers who badge out').default(40).argParser((v) => parseInt(v, 10)))
+  .option('--dir <path>', 'working directory (default: a new temporary one)')
+  .option('--keep', 'keep the working directory afterwards')
+  .option('--quiet', 'print only the summary')
+  .addOption(new Option('--timeout <s>', 'give up after this many seconds').default(600).argParser((v) => parseInt(v, 10)))
+  .action(async (o: { workers: number; departures: number; dir?: string; keep?: boolean; quiet?: boolean; timeout: number }) => {
+    process.exitCode = await runDemo(o);
+  });
+
+await program.parseAsync(process.argv);
