@@ -73,7 +73,7 @@ export function generateShift(opts: { arrivals: number; departures: number; team
     if (a) swipes.push({ gate: 'in', direction: 'in', facility: a.facility, card: a.card, workerId: a.workerId });
     const d = nightShift[i];
     if (d) swipes.push({ gate: 'out', direction: 'out', facility: d.facility, card: d.card, workerId: d.workerId });
-    if (i % 50 === 25) swipes.push({ gate: 'in', direction: 'in', facility: 99, card: 40000 + i, workerId: null });
+    if (i % 50 === Math.min(25, Math.floor(maxLen / 3))) swipes.push({ gate: 'in', direction: 'in', facility: 99, card: 40000 + i, workerId: null });
   }
   const blacklisted = workers[workers.length - 1];
   swipes.splice(Math.floor(swipes.length / 2), 0, {

@@ -470,6 +470,8 @@ export class Forwarder {
     } catch (err) {
       this.c.badReplies++;
       return { ok: false, kind: 'bad_reply', message: `profile threw: ${errorMessage(err)}` };
+    } finally {
+      this.pacer.requestSettled();
     }
     if (reply === null || typeof reply !== 'object' || typeof reply.ok !== 'boolean') {
       this.c.badReplies++;

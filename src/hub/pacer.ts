@@ -138,6 +138,17 @@ export class Pacer {
     this.backOff(retryAfterMs);
   }
 
+  /**
+   * A request has come back. The platform counts a request when it arrives, somewhere between
+   * our send and its reply, so spacing and refill run from the reply: network delay on one
+   * request can then never squeeze the next one into the platform's window.
+   */
+  requestSettled(): void {
+    const mono = this.clock.monotonic();
+    if (this.lastRequestMono !== null && mono > this.lastRequestMono) this.lastRequestMono = mono;
+    if (mono > this.tokensAtMono) this.tokensAtMono = mono;
+  }
+
   /** The platform answered normally: the back-off is over. */
   noteSuccess(): void {
     this.failureStreak = 0;

@@ -26,6 +26,20 @@ describe('pacer', () => {
     expect(pacer.stats).toMatchObject({ requests: 2, waits: 1, lastRequestMs: T0 + 1200 });
   });
 
+  it('counts the spacing from the reply, so a slow request cannot squeeze the next into the platform window', async () => {
+    const clock = new ManualClock(T0);
+    const pacer = new Pacer({ clock });
+    await pacer.acquire();
+    await clock.advance(300); // the request is on the wire for 300 ms
+    pacer.requestSettled();
+    const second = tracked(pacer.acquire());
+    await clock.advance(1199);
+    expect(second.done).toBe(false);
+    await clock.advance(1);
+    expect(second.done).toBe(true);
+    expect(clock.monotonic()).toBe(1500);
+  });
+
   it('serves waiting callers one at a time', async () => {
     const clock = new ManualClock(T0);
     const pacer = new Pacer({ clock, minSpacingMs: 1000, bucket: { capacity: 3, refillPerMs: 1 / 1000 } });
