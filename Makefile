@@ -108,10 +108,11 @@ demo: system build
 	$(RT)/bin/sitegate demo $(DEMO_ARGS)
 
 bench: system build
-	node dist/bench/main.js $(if $(ONLY),--only $(ONLY))
+	node test/bench/main.ts $(if $(ONLY),--only $(ONLY))
 
+# The long runs: the full-size site (200 arriving, 40 leaving) at the platform's real pace.
 soak: system build
-	SITEGATE_SOAK=1 npx vitest run --dir test --testNamePattern '' test/soak
+	$(RT)/bin/sitegate demo --workers 200 --departures 40 --quiet
 
 dtbo: system
 	mkdir -p dist/device-tree

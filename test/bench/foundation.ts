@@ -1,0 +1,92 @@
+// Foundation figures: card → relay through the real journal (SQLite, full sync) while a
+// SoftHSM token signs the chain in the background; swipe → hub acknowledgment on the demo site.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { systemClock, sleep } from '../../dist/core/clock.js';
+import { credentialHmac } from '../../dist/core/credential.js';
+import { silentLogger } from '../../dist/core/log.js';
+import { percentile } from '../../dist/core/stats.js';
+import { AccessController } from '../../dist/gate/access-controller.js';
+import { Relay } from '../../dist/gate/hw/relay.js';
+import { SimGpioChip } from '../../dist/gate/hw/sim/gpio-chip.js';
+import { TurnstileLane } from '../../dist/gate/hw/turnstile.js';
+import { ChainSigning } from '../../dist/gate/punch/chain-signing.js';
+import { Journal } from '../../dist/gate/punch/journal.js';
+import { Pkcs11Signer } from '../../dist/gate/punch/signer.js';
+import { provisionSoftHsmToken } from '../../dist/gate/punch/token-provision.js';
+import { RosterStore } from '../../dist/gate/roster/roster-store.js';
+import { DemoSite } from '../../dist/demo/site.js';
+
+const r2 = (v: number) => Math.round(v * 100) / 100;
+
+export async function foundation(): Promise<Record<string, number>> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-foundation-'));
+  try {
+    const relay = await cardToRelay(dir);
+    const hub = await punchToHub(dir); // same token directory: PKCS#11 is initialised once per process
+    return { ...relay, ...hub };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function cardToRelay(dir: string) {
+  const log = silentLogger();
+  const clock = systemClock;
+  const token = await provisionSoftHsmToken({
+    dir: join(dir, 'softhsm'), tokenLabel: 'bench-gate', keyLabel: 'k', pin: '1234', soPin: '5678', keyType: 'ec-p256', subjectCN: 'bench', validDays: 30,
+  });
+  const signer = new Pkcs11Signer({ modulePath: '/usr/lib/softhsm/libsofthsm2.so', tokenLabel: 'bench-gate', keyLabel: 'k', pin: '1234', mechanism: 'ecdsa-p256' });
+  await signer.open();
+  const journal = new Journal(join(dir, 'journal.db'), { gateId: 'G1', certSha256: token.certSha256, epoch: 1 });
+  const siteKey = Buffer.alloc(32, 7);
+  const roster = new RosterStore(join(dir, 'roster.db'));
+  const workers = Array.from({ length: 1000 }, (_, i) => ({
+    workerId: `W${i}`, name: 'w', status: 'entered' as const, idValidTo: null,
+    credentials: [{ kind: 'wiegand' as const, hmac: credentialHmac(siteKey, 'wiegand', String(100000 + i)) }],
+  }));
+  roster.replace({ version: 1, siteId: 'S1', siteKey: siteKey.toString('hex'), workers });
+  const chip = new SimGpioChip(clock, { label: 'bench', lines: 32 });
+  let relaySetAt = 0;
+  const lane = new TurnstileLane({
+    lane: 'L1',
+    relays: { in: new Relay(chip.output({ chip: 'bench', offset: 1 }, 0), clock, { name: 'in' }), out: new Relay(chip.output({ chip: 'bench', offset: 2 }, 0), clock, { name: 'out' }) },
+    passageSensor: chip.input({ chip: 'bench', offset: 3 }, { edge: 'both' }),
+    pulseMs: 50, passageTimeoutMs: 2000, passageClearMs: 0,
+  }, clock, { opened: () => (relaySetAt = performance.now()) });
+  lane.start();
+  const controller = new AccessController({ siteId: 'S1', gateId: 'G1', journal, roster, lanes: new Map([['L1', lane]]), clock, log, bootId: 'b', clockSynced: () => true });
+  const signing = new ChainSigning({ journal, signer, clock, log, maxEntriesPerSignature: 100, retryMs: 1000 });
+  controller.on('journalled', () => signing.kick());
+  const lat: number[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const t0 = performance.now();
+    controller.handle({ kind: 'wiegand', number: String(100000 + i), lane: 'L1', direction: 'in', readAtMono: clock.monotonic() });
+    lat.push(relaySetAt - t0);
+    chip.inject(3, 1);
+    chip.inject(3, 0);
+    await sleep(clock, 1);
+  }
+  while (signing.unsignedCount() > 0) await sleep(clock, 5);
+  const rss = process.memoryUsage().rss / 2 ** 20;
+  lane.stop();
+  signing.stop();
+  journal.close();
+  roster.close();
+  await signer.close();
+  return { card_to_relay_p50_ms: r2(percentile(lat, 50)), card_to_relay_p99_ms: r2(percentile(lat, 99)), gate_rss_mb: Math.round(rss) };
+}
+
+async function punchToHub(dir: string) {
+  const site = new DemoSite({ dir, log: silentLogger(), arrivals: 30, departures: 10, platformRate: { requests: 20, windowMs: 1000 }, pacing: { minSpacingMs: 50, pollDelayMs: 50 } });
+  await site.start();
+  try {
+    await site.replay();
+    await site.settle(60_000);
+    const toHub = [...site.tracker.paths.values()].filter((p) => p.ackedAt !== null).map((p) => p.ackedAt! - p.swipeAt);
+    return { punch_to_hub_p50_ms: r2(percentile(toHub, 50)), punch_to_hub_p99_ms: r2(percentile(toHub, 99)) };
+  } finally {
+    await site.stop();
+  }
+}
