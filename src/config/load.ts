@@ -46,6 +46,22 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   return `${keyPath(issue.path)}: ${issue.message}`;
 }
 
+/** Reads a JSON document (roster, registry) and validates it; the error names the file and the field. */
+export function loadJsonFile<T extends z.ZodType>(schema: T, path: string, what: string): z.infer<T> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new SitegateError(`${what}_unreadable`, `cannot read ${what} ${path}: ${(err as Error).message}`);
+  }
+  const r = schema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new SitegateError(`${what}_invalid`, `${what} ${path} is invalid at ${keyPath(i.path)}: ${i.message}`);
+  }
+  return r.data;
+}
+
 /** Reads a secret from a file (PIN, password, app secret); trailing newline removed. Never logged. */
 export function readSecretFile(path: string, what: string): string {
   try {

@@ -3,7 +3,7 @@ import { credentialHmac } from '../core/credential.js';
 import type { Direction } from '../core/entries.js';
 import type { SiteStatus } from '../core/worker.js';
 import type { RosterDocument } from '../gate/roster/roster-file.js';
-import { idNumberFrom } from '../municipal/sim/id-number.js';
+import { idNumberFrom } from '../core/id-number.js';
 
 const SURNAMES = ['王', '李', '张', '刘', '陈', '杨', '黄', '赵', '吴', '周', '徐', '孙', '马', '朱', '胡', '郭'];
 const GIVEN = ['伟', '芳', '娜', '敏', '静', '强', '磊', '军', '洋', '勇', '艳', '杰', '涛', '明', '超', '刚', '平', '辉'];

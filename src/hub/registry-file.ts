@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { SitegateError } from '../core/errors.js';
+import { loadJsonFile } from '../config/load.js';
 import type { RegistryWorker } from '../core/worker.js';
 
 /** The hub's worker registry file (the registry issue brings import and editing). */
@@ -16,16 +15,6 @@ export const registrySchema = z.strictObject({
 });
 
 export function readRegistryFile(path: string): Map<string, RegistryWorker> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new SitegateError('registry_unreadable', `cannot read registry ${path}: ${(err as Error).message}`);
-  }
-  const r = registrySchema.safeParse(raw);
-  if (!r.success) {
-    const i = r.error.issues[0];
-    throw new SitegateError('registry_invalid', `registry ${path} is invalid at ${i.path.join('.') || '(top level)'}: ${i.message}`);
-  }
-  return new Map(r.data.workers.map((w) => [w.workerId, w]));
+  const doc = loadJsonFile(registrySchema, path, 'registry');
+  return new Map(doc.workers.map((w) => [w.workerId, w]));
 }

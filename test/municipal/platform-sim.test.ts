@@ -3,7 +3,7 @@ import { ManualClock } from '../../src/core/manual-clock.js';
 import { NationalProfile, type NationalProfileOptions } from '../../src/municipal/national-profile.js';
 import { PlatformSimulator, type PlatformSimOptions } from '../../src/municipal/platform-sim.js';
 import type { AttendanceBatch, AttendanceRow } from '../../src/municipal/profile.js';
-import { idNumberFrom } from '../../src/municipal/sim/id-number.js';
+import { idNumberFrom } from '../../src/core/id-number.js';
 
 const APP = 'site-app';
 const SECRET = '0123456789abcdef0123456789abcdef';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { idNumberFrom, isValidLookingIdNumber } from '../../src/municipal/sim/id-number.js';
+import { idNumberFrom, isValidLookingIdNumber } from '../../src/core/id-number.js';
 import { SlidingWindow } from '../../src/municipal/sim/rate-window.js';
 
 describe('resident ID number check', () => {

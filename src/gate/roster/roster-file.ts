@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { SitegateError } from '../../core/errors.js';
+import { loadJsonFile } from '../../config/load.js';
 
 /** The roster as a gate receives it: credentials are already HMACs under the site key. */
 export const rosterSchema = z.strictObject({
@@ -23,16 +22,5 @@ export const rosterSchema = z.strictObject({
 export type RosterDocument = z.infer<typeof rosterSchema>;
 
 export function readRosterFile(path: string): RosterDocument {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new SitegateError('roster_unreadable', `cannot read roster ${path}: ${(err as Error).message}`);
-  }
-  const r = rosterSchema.safeParse(raw);
-  if (!r.success) {
-    const i = r.error.issues[0];
-    throw new SitegateError('roster_invalid', `roster ${path} is invalid at ${i.path.join('.') || '(top level)'}: ${i.message}`);
-  }
-  return r.data;
+  return loadJsonFile(rosterSchema, path, 'roster');
 }

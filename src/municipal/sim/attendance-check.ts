@@ -1,6 +1,6 @@
 import { decryptIdNumber } from '../national-crypto.js';
 import { MAX_IMAGE_BYTES, MAX_ROWS_PER_REQUEST } from '../national-wire.js';
-import { isValidLookingIdNumber } from './id-number.js';
+import { isValidLookingIdNumber } from '../../core/id-number.js';
 
 export interface CheckedRow {
   idCardType: string;
