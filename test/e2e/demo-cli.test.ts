@@ -1,0 +1,26 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const CLI = join(import.meta.dirname, '../../dist/cli/main.js');
+
+// `sitegate demo` as the README shows it, on a short shift.
+describe('sitegate demo', () => {
+  it('runs the whole site, prints the summary and exits 0 when every platform row arrived', () => {
+    const r = spawnSync(process.execPath, [CLI, 'demo', '--workers', '5', '--departures', '2'], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/replaying the morning shift: 9 swipes/);
+    expect(r.stdout).toMatch(/GATE-IN +in +W00001 +granted → journal → relay .* → platform .*\(accepted\)/);
+    expect(r.stdout).toMatch(/denied \(not_registered\)/);
+    expect(r.stdout).toMatch(/relay pulses +7\n/);
+    expect(r.stdout).toMatch(/accepted by the platform +7 /);
+    expect(r.stdout).toMatch(/OK: 7 of 7 platform rows reached the platform/);
+  });
+
+  it('refuses a bad option with a non-zero exit', () => {
+    const r = spawnSync(process.execPath, [CLI, 'demo', '--bogus'], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/unknown option '--bogus'/);
+  });
+});
