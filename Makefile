@@ -46,7 +46,8 @@ $(STAMP_RT): runtime/package.json runtime/package-lock.json
 	if [ -n "$$sys_node" ] && [ "$$($$sys_node -v)" = "v$(NODE_VERSION)" ] && PATH=$${PATH#$(RT)/bin:} command -v npm >/dev/null; then
 	  echo "runtime: using $$sys_node (v$(NODE_VERSION))"
 	  ln -sfn "$$sys_node" $(RT)/bin/node
-	  ln -sfn "$$(PATH=$${PATH#$(RT)/bin:} command -v npm)" $(RT)/bin/npm
+	  printf '#!/bin/sh\nexec "%s" "$$@"\n' "$$(PATH=$${PATH#$(RT)/bin:} command -v npm)" > $(RT)/bin/npm
+	  chmod +x $(RT)/bin/npm
 	  ln -sfn "$$(dirname "$$(dirname "$$(readlink -f "$$sys_node")")")" $(RT)/nodedir
 	else
 	  boot_npm=$$(PATH=$${PATH#$(RT)/bin:} command -v npm || true)
