@@ -41,7 +41,7 @@ all: build
 ## The pinned runtime: the Node on PATH only if it is exactly $(NODE_VERSION), else node + npm from the npm registry.
 runtime: $(STAMP_RT)
 $(STAMP_RT): runtime/package.json runtime/package-lock.json
-	mkdir -p $(RT)/bin
+	@mkdir -p $(RT)/bin
 	sys_node=$$(PATH=$${PATH#$(RT)/bin:} command -v node || true)
 	if [ -n "$$sys_node" ] && [ "$$($$sys_node -v)" = "v$(NODE_VERSION)" ] && PATH=$${PATH#$(RT)/bin:} command -v npm >/dev/null; then
 	  echo "runtime: using $$sys_node (v$(NODE_VERSION))"
@@ -73,7 +73,7 @@ $(STAMP_RT): runtime/package.json runtime/package-lock.json
 ## Debian packages the tests and the demo use, installed only when one is missing.
 system: $(STAMP_SYS)
 $(STAMP_SYS):
-	missing=""
+	@missing=""
 	for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done
 	if [ -n "$$missing" ]; then
 	  echo "system: installing$$missing"
@@ -91,7 +91,7 @@ $(STAMP_DEPS): package.json package-lock.json $(STAMP_RT)
 
 # Addons built for another Node ABI fail to load: rebuild them.
 check-abi: $(STAMP_DEPS)
-	if [ "$$(cat node_modules/.abi 2>/dev/null)" != "$$(node -p process.versions.modules)" ] || \
+	@if [ "$$(cat node_modules/.abi 2>/dev/null)" != "$$(node -p process.versions.modules)" ] || \
 	   ! node -e "require('better-sqlite3'); require('pkcs11js'); require('i2c-bus'); require('onoff'); require('serialport')" 2>/dev/null; then
 	  echo "deps: native addons were built for another Node ABI; re-running npm ci"
 	  npm ci --loglevel=error
