@@ -219,15 +219,10 @@ export class DemoSite {
       for (let i = 0; i < 500; i++) {
         await sleep(this.clock, 10);
         const c = g.gate.controller.counters;
-        if (c.swipes + c.ignoredBusy > before && !this.laneBusy(g)) break;
+        if (c.swipes + c.ignoredBusy > before && !g.gate.laneBusy('L1')) break;
       }
       await sleep(this.clock, gap);
     }
-  }
-
-  private laneBusy(g: SimGate): boolean {
-    const lane = (g.gate as unknown as { lanes: Map<string, { busy: boolean }> }).lanes.get('L1');
-    return lane?.busy ?? false;
   }
 
   /** Waits until every platform row has reached the platform and every gate journal is acknowledged. */

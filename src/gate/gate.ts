@@ -223,6 +223,11 @@ export class Gate extends EventEmitter<GateEvents> {
     });
   }
 
+  /** True while the lane has a passage open (a read then is ignored). */
+  laneBusy(lane: string): boolean {
+    return this.lanes.get(lane)?.busy ?? false;
+  }
+
   status() {
     const cert = this.signer.certificateDer();
     const validity = certValidity(cert);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
 import type { MqttClient } from 'mqtt';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
-import { certSha256, certValidity, pemToDer } from '../core/cert.js';
+import { pemToDer } from '../core/cert.js';
 import type { JournalEntry, PunchEntry } from '../core/entries.js';
 import { errorMessage, SitegateError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
@@ -15,7 +15,7 @@ import { topics } from '../mqtt/topics.js';
 import { NationalProfile } from '../municipal/national-profile.js';
 import type { PlatformProfile } from '../municipal/profile.js';
 import { Forwarder, type ForwarderFault } from './forwarder.js';
-import { Ingest, type IngestOutcome, type PinnedGate } from './ingest.js';
+import { Ingest, pinGate, type IngestOutcome, type PinnedGate } from './ingest.js';
 import { Pacer } from './pacer.js';
 import { platformRowFor } from './platform-rows.js';
 import { readRegistryFile } from './registry-file.js';
@@ -78,10 +78,7 @@ export class Hub extends EventEmitter<HubEvents> {
       verify: verifyHeadSignature,
       now: () => this.clock.now(),
       log,
-      onStored: (gateId, entries, quarantined) => {
-        this.queueRows(gateId, entries, quarantined);
-        queueMicrotask(() => this.emit('stored', gateId, entries));
-      },
+      onStored: (gateId, entries, quarantined) => this.queueRows(gateId, entries, quarantined),
     });
 
     const profile =
@@ -151,7 +148,10 @@ export class Hub extends EventEmitter<HubEvents> {
       this.client.publish(topics.gateAck(this.opts.config.siteId, ack.gateId), JSON.stringify(ack), { qos: 1 });
       this.counters.ackPublished++;
     }
-    if (outcome.kind === 'stored' && outcome.newEntries > 0) this.forwarder.notify();
+    if (outcome.kind === 'stored' && outcome.newEntries > 0) {
+      this.emit('stored', outcome.ack.gateId, outcome.stored);
+      this.forwarder.notify();
+    }
   }
 
   private queueRows(gateId: string, entries: readonly JournalEntry[], quarantined: boolean): void {
@@ -216,15 +216,7 @@ function loadPinnedGates(config: HubConfig): Map<string, PinnedGate> {
     } catch (err) {
       throw new SitegateError('gate_cert_unreadable', `gate ${g.gateId}: cannot read certificate ${g.certFile}: ${errorMessage(err)}`);
     }
-    const validity = certValidity(der);
-    gates.set(g.gateId, {
-      gateId: g.gateId,
-      epoch: g.epoch,
-      certDer: der,
-      certSha256: certSha256(der),
-      notBeforeMs: validity.notBefore.getTime(),
-      notAfterMs: validity.notAfter.getTime(),
-    });
+    gates.set(g.gateId, pinGate(g.gateId, g.epoch, der));
   }
   return gates;
 }

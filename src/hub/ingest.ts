@@ -1,3 +1,4 @@
+import { certSha256, certValidity } from '../core/cert.js';
 import { entryHash, genesisHash, headMessage, verifyChainSegment, type ChainProblem } from '../core/chain.js';
 import type { JournalEntry, PunchAck, PunchBatch, SigAlg } from '../core/entries.js';
 import type { Logger } from '../core/log.js';
@@ -29,7 +30,7 @@ export type RejectReason =
   | 'altered';
 
 export type IngestOutcome =
-  | { kind: 'stored'; ack: PunchAck; newEntries: number; replayed: number; quarantined: boolean }
+  | { kind: 'stored'; ack: PunchAck; newEntries: number; replayed: number; quarantined: boolean; stored: readonly JournalEntry[] }
   | { kind: 'rejected'; reason: RejectReason; detail: string; ack?: PunchAck };
 
 export interface IngestOptions {
@@ -120,7 +121,7 @@ export class Ingest {
       if (!fresh.length) {
         if (store.hashAt(batch.gateId, batch.head.seq) !== batch.head.hash) return reject('altered', 'replayed head differs');
         this.counters.replayed += replayed;
-        return { kind: 'stored', ack: { gateId: batch.gateId, seq: nextSeq - 1, punchIds }, newEntries: 0, replayed, quarantined: false };
+        return { kind: 'stored', ack: { gateId: batch.gateId, seq: nextSeq - 1, punchIds }, newEntries: 0, replayed, quarantined: false, stored: [] };
       }
       const check = verifyChainSegment(batch.gateId, { nextSeq, prevHash: lastHash }, fresh, batch.head);
       if (!check.ok) return this.chainRejection(check.problem, batch.gateId, nextSeq);
@@ -130,7 +131,7 @@ export class Ingest {
       this.counters.replayed += replayed;
       if (quarantined) this.counters.quarantined += fresh.length;
       const last = fresh[fresh.length - 1].seq;
-      return { kind: 'stored', ack: { gateId: batch.gateId, seq: last, punchIds }, newEntries: fresh.length, replayed, quarantined };
+      return { kind: 'stored', ack: { gateId: batch.gateId, seq: last, punchIds }, newEntries: fresh.length, replayed, quarantined, stored: fresh };
     });
   }
 
@@ -147,6 +148,19 @@ export class Ingest {
         return reject('altered', `entries do not hash to the signed head at seq ${problem.headSeq}`);
     }
   }
+}
+
+/** Pins a commissioned gate's certificate: its SHA-256 and validity are computed once, here. */
+export function pinGate(gateId: string, epoch: number, certDer: Buffer): PinnedGate {
+  const validity = certValidity(certDer);
+  return {
+    gateId,
+    epoch,
+    certDer,
+    certSha256: certSha256(certDer),
+    notBeforeMs: validity.notBefore.getTime(),
+    notAfterMs: validity.notAfter.getTime(),
+  };
 }
 
 function reject(reason: RejectReason, detail: string): Extract<IngestOutcome, { kind: 'rejected' }> {

@@ -1,4 +1,4 @@
-import { createHash, createPrivateKey, generateKeyPairSync, sign as cryptoSign, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { newPunchId } from '../../src/core/ids.js';
 import { silentLogger } from '../../src/core/log.js';
 import { Journal } from '../../src/gate/punch/journal.js';
 import { buildSelfSignedCertificate } from '../../src/gate/punch/token-provision.js';
-import { Ingest, type PinnedGate } from '../../src/hub/ingest.js';
+import { Ingest, pinGate, type PinnedGate } from '../../src/hub/ingest.js';
 import { HubStore } from '../../src/hub/store.js';
 import { verifyHeadSignature } from '../../src/hub/verify-signature.js';
 
@@ -75,8 +75,7 @@ export function batchOf(g: TestGate, afterSeq: number, uptoSeq: number, key: Key
 }
 
 export function pin(g: TestGate): PinnedGate {
-  const c = new X509Certificate(g.certDer);
-  return { gateId: g.gateId, epoch: 1, certDer: g.certDer, certSha256: certSha256(g.certDer), notBeforeMs: c.validFromDate.getTime(), notAfterMs: c.validToDate.getTime() };
+  return pinGate(g.gateId, 1, g.certDer);
 }
 
 export function makeIngest(gates: TestGate[], onStored?: (gateId: string, n: number, quarantined: boolean) => void) {
