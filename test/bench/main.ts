@@ -1,11 +1,17 @@
 // `make bench`: runs each section, prints one table and writes test/bench/last.json
 // (figure name → number, each section's wall time included). `make bench ONLY=<section>`.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// Each `<section>.bench.ts` beside this file exports `default async () => figures`; foundation runs first.
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { foundation } from './foundation.ts';
 
 type Figures = Record<string, number>;
-const sections: Record<string, () => Promise<Figures>> = { foundation };
+const here = dirname(new URL(import.meta.url).pathname);
+const names = readdirSync(here)
+  .filter((f) => f.endsWith('.bench.ts'))
+  .map((f) => f.slice(0, -'.bench.ts'.length))
+  .sort((a, b) => (a === 'foundation' ? -1 : b === 'foundation' ? 1 : a.localeCompare(b)));
+const sections: Record<string, () => Promise<Figures>> = {};
+for (const n of names) sections[n] = async () => (await import(join(here, `${n}.bench.ts`))).default();
 
 const onlyArg = process.argv.indexOf('--only');
 const only = onlyArg >= 0 ? process.argv[onlyArg + 1] : undefined;
@@ -27,7 +33,7 @@ const width = Math.max(...Object.keys(figures).map((k) => k.length));
 console.log(`${'figure'.padEnd(width)}  value`);
 console.log(`${'-'.repeat(width)}  ---------`);
 for (const [k, v] of Object.entries(figures)) console.log(`${k.padEnd(width)}  ${v}`);
-const out = join(dirname(new URL(import.meta.url).pathname), 'last.json');
+const out = join(here, 'last.json');
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, JSON.stringify(figures, null, 2) + '\n');
 console.log(`\nwritten to ${out}`);

@@ -20,7 +20,7 @@ import { DemoSite } from '../../dist/demo/site.js';
 
 const r2 = (v: number) => Math.round(v * 100) / 100;
 
-export async function foundation(): Promise<Record<string, number>> {
+export default async function foundation(): Promise<Record<string, number>> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-foundation-'));
   try {
     const relay = await cardToRelay(dir);
