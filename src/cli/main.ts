@@ -30,8 +30,10 @@ program
     });
   });
 
-program
-  .command('hub')
+// `sitegate hub` runs the daemon; operator commands are its subcommands (`sitegate hub report` …).
+export const hubCommand = program.command('hub').description('the site hub: run the daemon (default) or an operator command');
+hubCommand
+  .command('run', { isDefault: true })
   .description('run the site hub daemon')
   .option('-c, --config <path>', 'config file', '/etc/sitegate/hub.yaml')
   .action(async (o: { config: string }) => {
@@ -79,5 +81,8 @@ program
   .action(async (o: { workers: number; departures: number; dir?: string; keep?: boolean; quiet?: boolean; timeout: number }) => {
     process.exitCode = await runDemo(o);
   });
+
+// Further commands register here, one line each: registerXxx(program) or registerXxx(hubCommand).
+// (cli-commands)
 
 await program.parseAsync(process.argv);
