@@ -10,6 +10,20 @@ export interface JournalIdentity {
   epoch: number;
 }
 
+export interface JournalLimits {
+  /** Unacknowledged entries the journal promises to hold; beyond it `overCapacity` is true (nothing is dropped). */
+  capacity: number;
+  /** SQLite's max_page_count, to bound the file (and, in tests, to make the disk "full"). */
+  maxPageCount?: number;
+}
+
+export interface PruneOptions {
+  /** acknowledged entries older than this (by the gate's wall clock at commit) are removed */
+  maxAgeMs: number;
+  /** at most this many acknowledged entries are kept, the newest */
+  maxAckedRows: number;
+}
+
 export interface StoredEntry {
   entry: JournalEntry;
   hash: string;
@@ -26,17 +40,20 @@ export class Journal {
   private readonly genesis: string;
   private headSeq: number;
   private headHash: string;
+  private unacked: number;
   private readonly stmt;
 
   constructor(
     path: string,
     identity: JournalIdentity,
     private readonly wallClock: () => number = Date.now,
+    readonly limits: JournalLimits = { capacity: 500_000 },
   ) {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
+    if (limits.maxPageCount) this.db.pragma(`max_page_count = ${Math.floor(limits.maxPageCount)}`);
     this.migrate();
     this.identity = this.bindIdentity(identity);
     this.genesis = genesisHash(this.identity.gateId, this.identity.certSha256, this.identity.epoch);
@@ -61,12 +78,20 @@ export class Journal {
       ),
       byPunch: this.db.prepare('SELECT body FROM entries WHERE punch_id = ? ORDER BY seq'),
       hashAt: this.db.prepare('SELECT hash FROM entries WHERE seq = ?'),
+      last: this.db.prepare('SELECT body, hash, acked, created_ms FROM entries ORDER BY seq DESC LIMIT ?'),
+      pruneOld: this.db.prepare('DELETE FROM entries WHERE acked = 1 AND created_ms < ? AND seq < ?'),
+      pruneBeyond: this.db.prepare(
+        'DELETE FROM entries WHERE acked = 1 AND seq < ? AND seq NOT IN (SELECT seq FROM entries WHERE acked = 1 ORDER BY seq DESC LIMIT ?)',
+      ),
+      pruneHeads: this.db.prepare('DELETE FROM heads WHERE seq < ? AND seq < (SELECT MAX(seq) FROM heads)'),
+      minSeq: this.db.prepare('SELECT MIN(seq) AS s FROM entries WHERE acked = 0'),
     };
     const last = this.db.prepare('SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1').get() as
       | { seq: number; hash: string }
       | undefined;
     this.headSeq = last ? last.seq : -1;
     this.headHash = last ? last.hash : this.genesis;
+    this.unacked = (this.stmt.unackedCount.get() as { n: number }).n;
   }
 
   private migrate(): void {
@@ -133,13 +158,56 @@ export class Journal {
     return entry;
   }
 
-  /** One committed row per entry: with synchronous=FULL the commit is durable when this returns. */
+  /**
+   * One committed row per entry: with synchronous=FULL the commit is durable when this returns.
+   * A full disk (or max_page_count) throws `journal_disk_full` and leaves the chain as it was.
+   */
   private append(entry: JournalEntry, decision: string | null): void {
     const body = canonicalBytes(entry).toString('utf8');
     const hash = entryHash(entry);
-    this.stmt.insert.run(entry.seq, entry.type, entry.punchId, body, hash, decision, this.wallClock());
+    try {
+      this.stmt.insert.run(entry.seq, entry.type, entry.punchId, body, hash, decision, this.wallClock());
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'SQLITE_FULL') {
+        throw new SitegateError('journal_disk_full', 'the journal cannot grow (disk or page limit full): the entry was not recorded');
+      }
+      throw err;
+    }
     this.headSeq = entry.seq;
     this.headHash = hash;
+    this.unacked++;
+  }
+
+  /** More unacknowledged entries than the journal promises to hold (they are all kept). */
+  get overCapacity(): boolean {
+    return this.unacked >= this.limits.capacity;
+  }
+
+  /** The newest entries, newest first, with whether the hub has them (for the CLI's history). */
+  latest(n: number): { entry: JournalEntry; hash: string; acked: boolean; committedMs: number }[] {
+    return (this.stmt.last.all(n) as { body: string; hash: string; acked: number; created_ms: number }[]).map((r) => ({
+      entry: JSON.parse(r.body) as JournalEntry,
+      hash: r.hash,
+      acked: r.acked === 1,
+      committedMs: r.created_ms,
+    }));
+  }
+
+  /**
+   * Removes acknowledged entries by age and count. Never an unacknowledged one, never the chain
+   * head (the next entry chains to it) and never the newest signed head.
+   */
+  prune(opts: PruneOptions): { entries: number; heads: number } {
+    let entries = 0;
+    let heads = 0;
+    this.db.transaction(() => {
+      entries += this.stmt.pruneOld.run(this.wallClock() - opts.maxAgeMs, this.headSeq).changes;
+      entries += this.stmt.pruneBeyond.run(this.headSeq, Math.max(0, opts.maxAckedRows)).changes;
+      const firstUnacked = (this.stmt.minSeq.get() as { s: number | null }).s ?? this.headSeq;
+      heads = this.stmt.pruneHeads.run(firstUnacked).changes;
+    })();
+    return { entries, heads };
   }
 
   /** Granted punches with no passage entry: cut by a crash or a stop. */
@@ -191,11 +259,13 @@ export class Journal {
       for (const id of punchIds) n += this.stmt.ack.run(id, uptoSeq).changes;
     });
     tx();
+    this.unacked -= n;
     return n;
   }
 
+  /** Kept in memory (counted at open): COUNT(*) over 500,000 rows costs milliseconds per swipe. */
   unackedCount(): number {
-    return (this.stmt.unackedCount.get() as { n: number }).n;
+    return this.unacked;
   }
 
   oldestUnackedMs(): number | null {
