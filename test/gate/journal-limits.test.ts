@@ -115,3 +115,22 @@ describe('journal capacity, pruning and a full disk', () => {
     j.close();
   });
 });
+
+describe('journal start-up', () => {
+  it('finds granted punches without a passage in a journal written before that list was kept', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'journal-upgrade-'));
+    const path = join(dir, 'journal.db');
+    const j = new Journal(path, identity);
+    const a = j.appendPunch(punch());
+    const b = j.appendPunch(punch());
+    j.appendPassage({ gateId: 'G1', punchId: a.punchId, outcome: 'confirmed', sensorCount: 1, time: a.time });
+    j.db.exec('DROP TABLE open_passages'); // as an older journal file had it
+    j.close();
+    const again = new Journal(path, identity);
+    expect(again.danglingGrantedPunches().map((p) => p.punchId)).toEqual([b.punchId]);
+    again.appendPassage({ gateId: 'G1', punchId: b.punchId, outcome: 'interrupted', sensorCount: 0, time: b.time });
+    expect(again.danglingGrantedPunches()).toEqual([]);
+    again.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
