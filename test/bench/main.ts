@@ -1,7 +1,7 @@
 // `make bench`: runs each section, prints one table and writes test/bench/last.json
 // (figure name → number, each section's wall time included). `make bench ONLY=<section>`.
 // Each `<section>.bench.ts` beside this file exports `default async () => figures`; foundation runs first.
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 type Figures = Record<string, number>;
@@ -35,7 +35,9 @@ console.log(`${'-'.repeat(width)}  ---------`);
 for (const [k, v] of Object.entries(figures)) console.log(`${k.padEnd(width)}  ${v}`);
 const out = join(here, 'last.json');
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify(figures, null, 2) + '\n');
+// one section run (--only) updates its figures and keeps the others from the last full run
+const previous = only && existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')) as Figures) : {};
+writeFileSync(out, JSON.stringify({ ...previous, ...figures }, null, 2) + '\n');
 console.log(`\nwritten to ${out}`);
 process.exit(0);
 
