@@ -24,9 +24,27 @@ export const gateConfigSchema = z.strictObject({
     file: z.string().min(1),
   }),
   gpio: z.strictObject({
-    driver: z.enum(['onoff', 'sim']).default('onoff'),
+    /** onoff on sysfs; 'socket' a chip served on a unix socket (crash tests); 'sim' only inside the demo/tests */
+    driver: z.enum(['onoff', 'sim', 'socket']).default('onoff'),
     sysfsRoot: z.string().default('/sys/class/gpio'),
-  }).prefault({}),
+    /** the unix socket of the served chip, with driver 'socket' */
+    socket: z.string().min(1).optional(),
+    /** Wiegand pulses from a gpiomon child (kernel timestamps; the default with onoff) or from the driver's edges */
+    wiegandEdges: z.enum(['gpiomon', 'driver']).optional(),
+    gpiomon: z.strictObject({
+      command: z.string().min(1).default('gpiomon'),
+      gpiodetect: z.string().min(1).default('gpiodetect'),
+      gpiofind: z.string().min(1).default('gpiofind'),
+    }).prefault({}),
+  }).refine((g) => g.driver !== 'socket' || g.socket !== undefined, { message: 'gpio.socket (a unix socket path) is required with driver "socket"', path: ['socket'] })
+    .prefault({}),
+  /** the site's fire-alarm input: every lane goes to free passage while it is active */
+  fireAlarm: z.strictObject({
+    input: lineSpec,
+    /** logical level meaning "alarm"; wire the panel's NC contact so a cut wire reads as an alarm */
+    activeLevel: z.union([z.literal(0), z.literal(1)]).default(1),
+    debounceMs: z.number().int().min(0).max(5000).default(50),
+  }).optional(),
   lanes: z.array(z.strictObject({
     name: topicId,
     relays: z.strictObject({ in: lineSpec.optional(), out: lineSpec.optional() }),
@@ -35,6 +53,15 @@ export const gateConfigSchema = z.strictObject({
     passageTimeoutMs: z.number().int().min(500).max(60_000).default(8000),
     /** the sensor must rest this long after an activation before the passage counts as done */
     passageClearMs: z.number().int().min(0).max(5000).default(300),
+    /**
+     * what the turnstile does with the relays released (process stopped, power lost): 'locked'
+     * wires the relays' NO contacts, 'free' their NC contacts and the software holds them
+     * energised to lock (device-tree/README.md)
+     */
+    failState: z.enum(['locked', 'free']).default('locked'),
+    /** free passage (fire alarm) holds each relay this long and renews it at half-time */
+    holdMs: z.number().int().min(1000).max(60_000).default(10_000),
+    indicator: z.strictObject({ red: lineSpec.optional(), green: lineSpec.optional(), buzzer: lineSpec.optional() }).optional(),
   })).min(1),
   readers: z.array(z.discriminatedUnion('kind', [
     z.strictObject({

@@ -19,7 +19,20 @@ import { generateShift, registryDocument, rosterDocument, type Shift, type Swipe
 import { PunchTracker } from './tracker.js';
 
 /** Reference pin map of one lane on a Pi 4 header (device-tree/ and the README's wiring table). */
-export const DEMO_PINS = { chip: 'pinctrl-bcm2711', relayIn: 17, relayOut: 27, passage: 22, d0: 5, d1: 6 } as const;
+export const DEMO_PINS = {
+  chip: 'pinctrl-bcm2711',
+  relayIn: 17,
+  relayOut: 27,
+  passage: 22,
+  d0: 5,
+  d1: 6,
+  ledRed: 12,
+  ledGreen: 13,
+  buzzer: 19,
+  fireAlarm: 16,
+  /** the second lane of the reference map (device-tree/README.md) */
+  lane2: { relayIn: 23, relayOut: 24, passage: 25, ledRed: 20, ledGreen: 21, buzzer: 26 },
+} as const;
 
 export interface SiteOptions {
   dir: string;

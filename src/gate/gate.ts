@@ -14,11 +14,15 @@ import type { GateConfig } from '../config/gate-config.js';
 import { connectMqtt } from '../mqtt/client.js';
 import { topics } from '../mqtt/topics.js';
 import { AccessController, type LaneActuator } from './access-controller.js';
+import { FireAlarm } from './hw/fire-alarm.js';
 import type { GpioProvider } from './hw/gpio.js';
 import { OnoffGpioProvider } from './hw/gpio-onoff.js';
-import { Relay } from './hw/relay.js';
+import { GpioSocketClient } from './hw/gpio-socket.js';
+import { GpiomonEdgeSource } from './hw/gpiomon-source.js';
+import { Indicator, type IndicatorPattern } from './hw/indicator.js';
+import { Relay, relaySafeLevel } from './hw/relay.js';
 import { TurnstileLane } from './hw/turnstile.js';
-import { GpioEdgeSource, WiegandReader } from './hw/wiegand-reader.js';
+import { GpioEdgeSource, WiegandReader, type EdgeSource } from './hw/wiegand-reader.js';
 import { ChainSigning, type SignerFault } from './punch/chain-signing.js';
 import { Journal } from './punch/journal.js';
 import { Publisher } from './punch/publisher.js';
@@ -47,6 +51,19 @@ export interface GateEvents {
   fault: [SignerFault];
   /** the hub acknowledged these punches: they are stored there */
   acked: [readonly string[]];
+  /** the fire alarm went active (every lane held open) or cleared (normal operation); no punch */
+  fireAlarm: [FireAlarmEvent];
+}
+
+/** A punch-less event: the site's fire alarm changed state. */
+export interface FireAlarmEvent {
+  kind: 'fire_alarm';
+  state: 'active' | 'cleared';
+  gateId: string;
+  /** lanes switched into (active) or out of (cleared) free passage */
+  lanes: string[];
+  /** wall ms, monotonic ms and whether the wall clock was synchronised, as in a punch's time */
+  time: { ms: number; monoMs: number; clockSynced: boolean; bootId: string };
 }
 
 /**
@@ -63,6 +80,9 @@ export class Gate extends EventEmitter<GateEvents> {
   roster!: RosterStore;
   private signer!: NonNullable<GateOptions['signer']>;
   private lanes = new Map<string, TurnstileLane>();
+  private indicators = new Map<string, Indicator>();
+  private fireAlarm: FireAlarm | null = null;
+  private gpioSocket: GpioSocketClient | null = null;
   private readers: WiegandReader[] = [];
   private client: MqttClient | null = null;
   private statusTimer: TimerHandle | null = null;
@@ -76,8 +96,9 @@ export class Gate extends EventEmitter<GateEvents> {
   async start(): Promise<void> {
     const { config, log } = this.opts;
     // Outputs first, in their safe state, before anything else runs.
-    const gpio = this.opts.gpio ?? this.defaultGpio();
+    const gpio = this.opts.gpio ?? (await this.defaultGpio());
     this.startLanes(gpio);
+    await this.gpioSocket?.sync();
 
     mkdirSync(config.stateDir, { recursive: true });
     this.roster = new RosterStore(join(config.stateDir, 'roster.db'));
@@ -117,7 +138,10 @@ export class Gate extends EventEmitter<GateEvents> {
             : 'sign_failed',
       reopen: async () => this.signer.reopen?.(),
     });
-    this.controller.on('punch', (p, w) => this.emit('punch', p, w));
+    this.controller.on('punch', (p, w) => {
+      this.indicate(p.lane, p.decision === 'granted' ? 'granted' : p.reason === 'not_registered' ? 'unknown' : 'denied');
+      this.emit('punch', p, w);
+    });
     this.controller.on('relay', (p, ms) => this.emit('relay', p, ms));
     this.controller.on('passage', (p) => this.emit('passage', p));
     this.controller.on('journalled', () => this.signing.kick());
@@ -156,15 +180,29 @@ export class Gate extends EventEmitter<GateEvents> {
     });
     this.publisher.start();
     this.startReaders(gpio);
+    this.startFireAlarm(gpio);
     this.publishStatus();
     log.info({ gateId: config.gateId, lanes: this.lanes.size, readers: this.readers.length, roster: this.roster.size() }, 'gate started');
   }
 
-  private defaultGpio(): GpioProvider {
-    if (this.opts.config.gpio.driver === 'sim') {
+  private async defaultGpio(): Promise<GpioProvider> {
+    const g = this.opts.config.gpio;
+    if (g.driver === 'sim') {
       throw new SitegateError('gpio_sim_needs_chip', 'gpio.driver "sim" runs only inside the demo or tests, which pass their simulated chip');
     }
-    return new OnoffGpioProvider(this.clock, { sysfsRoot: this.opts.config.gpio.sysfsRoot });
+    if (g.driver === 'socket') {
+      const client = new GpioSocketClient({
+        path: g.socket as string,
+        clock: this.clock,
+        onClose: (reason) => {
+          if (!this.stopped) this.opts.log.error({ reason }, 'GPIO socket lost: relays and readers are not driven');
+        },
+      });
+      await client.start();
+      this.gpioSocket = client;
+      return client;
+    }
+    return new OnoffGpioProvider(this.clock, { sysfsRoot: g.sysfsRoot });
   }
 
   private startLanes(gpio: GpioProvider): void {
@@ -172,7 +210,10 @@ export class Gate extends EventEmitter<GateEvents> {
       const relayFor = (dir: 'in' | 'out') => {
         const spec = l.relays[dir];
         if (!spec) return new Relay(nullOutput(), this.clock, { name: `${l.name}.${dir}` });
-        return new Relay(gpio.output(spec, spec.activeLow ? 1 : 0), this.clock, { name: `${l.name}.${dir}`, activeLow: spec.activeLow });
+        // The line spec's activeLow is the board's polarity (the provider applies it); the relay's own
+        // inversion is the fail state: with failState 'free' the relay is held energised to lock.
+        const heldToLock = l.failState === 'free';
+        return new Relay(gpio.output(spec, relaySafeLevel(heldToLock)), this.clock, { name: `${l.name}.${dir}`, activeLow: heldToLock });
       };
       const lane = new TurnstileLane(
         {
@@ -182,17 +223,24 @@ export class Gate extends EventEmitter<GateEvents> {
           pulseMs: l.pulseMs,
           passageTimeoutMs: l.passageTimeoutMs,
           passageClearMs: l.passageClearMs,
+          holdMs: l.holdMs,
         },
         this.clock,
       );
       lane.start();
       this.lanes.set(l.name, lane);
+      if (l.indicator) {
+        const out = (spec: typeof l.indicator.red) => (spec ? gpio.output(spec, 0) : undefined);
+        const indicator = new Indicator({ red: out(l.indicator.red), green: out(l.indicator.green), buzzer: out(l.indicator.buzzer) }, this.clock);
+        indicator.start();
+        this.indicators.set(l.name, indicator);
+      }
     }
   }
 
   private startReaders(gpio: GpioProvider): void {
     for (const r of this.opts.config.readers) {
-      const reader = new WiegandReader(new GpioEdgeSource(gpio, { d0: r.d0, d1: r.d1 }), this.clock, {
+      const reader = new WiegandReader(this.wiegandEdges(gpio, r), this.clock, {
         name: `${r.lane}.${r.direction}`,
         frameGapMs: r.frameGapMs,
       });
@@ -203,6 +251,51 @@ export class Gate extends EventEmitter<GateEvents> {
       reader.start();
       this.readers.push(reader);
     }
+  }
+
+  private wiegandEdges(gpio: GpioProvider, r: GateConfig['readers'][number]): EdgeSource {
+    const g = this.opts.config.gpio;
+    const mode = g.wiegandEdges ?? (this.opts.gpio === undefined && g.driver === 'onoff' ? 'gpiomon' : 'driver');
+    if (mode === 'driver') return new GpioEdgeSource(gpio, { d0: r.d0, d1: r.d1 });
+    const name = `${r.lane}.${r.direction}`;
+    return new GpiomonEdgeSource({
+      d0: r.d0,
+      d1: r.d1,
+      clock: this.clock,
+      commands: g.gpiomon,
+      onFault: (err) => {
+        this.opts.log.error({ reader: name, code: err.code }, err.message);
+        this.indicate(r.lane, 'fault');
+      },
+    });
+  }
+
+  private startFireAlarm(gpio: GpioProvider): void {
+    const f = this.opts.config.fireAlarm;
+    if (!f) return;
+    this.fireAlarm = new FireAlarm({ input: gpio.input(f.input, { edge: 'both' }), activeLevel: f.activeLevel, debounceMs: f.debounceMs }, this.clock);
+    this.fireAlarm.onChange(({ active }) => {
+      for (const lane of this.lanes.values()) lane.setFreePassage(active);
+      this.opts.log.warn({ lanes: [...this.lanes.keys()] }, active ? 'FIRE ALARM: every lane held open' : 'fire alarm cleared: lanes back to normal');
+      this.emit('fireAlarm', {
+        kind: 'fire_alarm',
+        state: active ? 'active' : 'cleared',
+        gateId: this.opts.config.gateId,
+        lanes: [...this.lanes.keys()],
+        time: { ms: this.clock.now(), monoMs: Math.round(this.clock.monotonic()), clockSynced: (this.opts.clockSynced ?? (() => true))(), bootId: this.bootId },
+      });
+    });
+    this.fireAlarm.start();
+  }
+
+  /** True while the fire alarm holds every lane open. */
+  get fireAlarmActive(): boolean {
+    return this.fireAlarm?.alarm ?? false;
+  }
+
+  /** Plays a lane's LED/buzzer pattern (a lane without indicator outputs ignores it). */
+  indicate(lane: string, pattern: IndicatorPattern): void {
+    this.indicators.get(lane)?.play(pattern);
   }
 
   private loadRosterFile(): void {
@@ -267,6 +360,8 @@ export class Gate extends EventEmitter<GateEvents> {
     this.stopped = true;
     if (this.statusTimer) this.clock.clearTimeout(this.statusTimer);
     for (const r of this.readers) r.stop();
+    this.fireAlarm?.stop();
+    for (const i of this.indicators.values()) i.stop();
     for (const l of this.lanes.values()) l.stop();
     this.signing?.stop();
     this.publisher?.stop();
@@ -279,6 +374,7 @@ export class Gate extends EventEmitter<GateEvents> {
     await this.signer?.close?.();
     this.journal?.close();
     this.roster?.close();
+    this.gpioSocket?.stop();
   }
 }
 

@@ -13,6 +13,10 @@ import type { Relay } from './relay.js';
  * legs break a beam twice: one passage, two activations), or at the time-out if it activated at
  * all (someone still in the beam); with no activation it is a time-out. Edges outside an open
  * window only reach the hooks.
+ *
+ * Free passage (fire alarm): both relays are held energised (re-pulsed before each hold ends, so
+ * a lost process still lets them drop within `holdMs`) until it is switched off. Meanwhile open()
+ * still tracks a passage (the grant is journalled with its outcome) but pulses nothing.
  */
 export interface TurnstileLaneConfig {
   lane: string;
@@ -28,6 +32,8 @@ export interface TurnstileLaneConfig {
   passageTimeoutMs?: number;
   /** Rest after an activation that ends the passage, ms. Default 300. */
   passageClearMs?: number;
+  /** Free passage holds each relay for this long and renews it at half-time, ms. Default 10,000. */
+  holdMs?: number;
 }
 
 export interface PassageResult {
@@ -47,6 +53,14 @@ export interface TurnstileHooks {
   opened?(e: { lane: string; direction: Direction; untilMs: number }): void;
   sensor?(e: { lane: string; value: Level; timestampNs: bigint; open: boolean }): void;
   settled?(r: PassageResult): void;
+  freePassage?(e: { lane: string; on: boolean; atMs: number }): void;
+}
+
+export interface TurnstileStats {
+  /** Sensor activations while in free passage with no passage open (people leaving in an alarm). */
+  freeActivations: number;
+  /** Relay writes that failed while holding free passage. */
+  holdErrors: number;
 }
 
 interface OpenPassage {
@@ -63,8 +77,12 @@ export class TurnstileLane {
   private readonly timeoutMs: number;
   private readonly clearMs: number;
   private readonly sensorActive: Level;
+  private readonly holdMs: number;
   private current: OpenPassage | null = null;
   private unsubscribe: (() => void) | null = null;
+  private holdTimer: TimerHandle | null = null;
+  private free = false;
+  private readonly counts: TurnstileStats = { freeActivations: 0, holdErrors: 0 };
 
   constructor(
     private readonly config: TurnstileLaneConfig,
@@ -75,8 +93,9 @@ export class TurnstileLane {
     this.timeoutMs = config.passageTimeoutMs ?? 8000;
     this.clearMs = config.passageClearMs ?? 300;
     this.sensorActive = config.sensorActive ?? 1;
-    if (!(this.pulseMs > 0) || !(this.timeoutMs > 0) || !(this.clearMs >= 0)) {
-      throw new TypeError(`lane ${config.lane}: pulseMs and passageTimeoutMs must be positive, passageClearMs not negative`);
+    this.holdMs = config.holdMs ?? 10_000;
+    if (!(this.pulseMs > 0) || !(this.timeoutMs > 0) || !(this.clearMs >= 0) || !(this.holdMs >= 100)) {
+      throw new TypeError(`lane ${config.lane}: pulseMs and passageTimeoutMs must be positive, passageClearMs not negative, holdMs at least 100`);
     }
   }
 
@@ -98,10 +117,45 @@ export class TurnstileLane {
     this.unsubscribe = this.config.passageSensor.onEdge((e) => this.onSensor(e));
   }
 
+  /** True while both directions are held open (fire alarm). */
+  get freePassage(): boolean {
+    return this.free;
+  }
+
+  stats(): TurnstileStats {
+    return { ...this.counts };
+  }
+
+  /**
+   * Holds both directions open (on) or returns to normal operation (off: both relays released; a
+   * passage still open keeps being tracked until it settles).
+   */
+  setFreePassage(on: boolean): void {
+    if (on === this.free) return;
+    this.free = on;
+    if (on) {
+      this.hold();
+    } else {
+      if (this.holdTimer) this.clock.clearTimeout(this.holdTimer);
+      this.holdTimer = null;
+      // start() on a started relay cancels its pulse and drives it released.
+      for (const relay of [this.config.relays.in, this.config.relays.out]) if (!relay.start().ok) this.counts.holdErrors++;
+    }
+    this.hooks.freePassage?.({ lane: this.lane, on, atMs: this.clock.monotonic() });
+  }
+
+  private hold(): void {
+    for (const relay of [this.config.relays.in, this.config.relays.out]) if (!relay.pulse(this.holdMs).ok) this.counts.holdErrors++;
+    this.holdTimer = this.clock.setTimeout(() => this.hold(), this.holdMs / 2);
+  }
+
   /** Releases both relays; an open passage settles as `interrupted`. */
   stop(): void {
     this.unsubscribe?.();
     this.unsubscribe = null;
+    if (this.holdTimer) this.clock.clearTimeout(this.holdTimer);
+    this.holdTimer = null;
+    this.free = false;
     if (this.current) this.settle('interrupted');
     this.config.relays.in.stop();
     this.config.relays.out.stop();
@@ -118,7 +172,7 @@ export class TurnstileLane {
     if (this.current) {
       return Promise.reject(new SitegateError('lane_busy', `lane ${this.lane} is still open for a passage ${this.current.direction}`));
     }
-    const pulsed = this.config.relays[direction].pulse(this.pulseMs);
+    const pulsed = this.free ? { ok: true as const, untilMs: this.clock.monotonic() + this.holdMs / 2 } : this.config.relays[direction].pulse(this.pulseMs);
     if (!pulsed.ok) return Promise.reject(pulsed.error);
     const openedAtMs = this.clock.monotonic();
     const promise = new Promise<PassageResult>((resolve) => {
@@ -132,7 +186,10 @@ export class TurnstileLane {
   private onSensor(e: EdgeEvent): void {
     const open = this.current;
     this.hooks.sensor?.({ lane: this.lane, value: e.value, timestampNs: e.timestampNs, open: open !== null });
-    if (!open) return;
+    if (!open) {
+      if (this.free && e.value === this.sensorActive) this.counts.freeActivations++;
+      return;
+    }
     if (open.clearTimer) this.clock.clearTimeout(open.clearTimer);
     open.clearTimer = null;
     if (e.value === this.sensorActive) open.count++;
