@@ -87,7 +87,7 @@ interface BatchOutcome {
 
 type PlatformFailure = Extract<PlatformReply<unknown>, { ok: false }>;
 
-const HALTING: ReadonlySet<PlatformFailureKind> = new Set(['bad_sign', 'ip_not_allowed', 'no_permission']);
+const HALTING: ReadonlySet<PlatformFailureKind> = new Set(['bad_sign', 'ip_not_allowed', 'no_permission', 'credentials_unavailable']);
 const DEFAULT_MAX_POLLS = 30;
 /** After a database error or a bug, the loop waits this long before trying again. */
 const INTERNAL_ERROR_PAUSE_MS = 5_000;
@@ -397,6 +397,10 @@ export class Forwarder {
   }
 
   private applyResults(result: Extract<QueryResult, { state: 'done' }>, batch: UploadBatch): BatchOutcome {
+    return this.queue.atomically(() => this.applyResultsInTransaction(result, batch));
+  }
+
+  private applyResultsInTransaction(result: Extract<QueryResult, { state: 'done' }>, batch: UploadBatch): BatchOutcome {
     const seen = new Map<number, RowResult>();
     let malformed = 0;
     for (const r of Array.isArray(result.rows) ? result.rows : []) {

@@ -11,14 +11,20 @@ import type { RegistryWorker } from '../core/worker.js';
 import { readSecretFile } from '../config/load.js';
 import type { HubConfig } from '../config/hub-config.js';
 import { connectMqtt } from '../mqtt/client.js';
-import { topics } from '../mqtt/topics.js';
-import { NationalProfile } from '../municipal/national-profile.js';
+import { parsePayload } from '../mqtt/schemas.js';
+import { gateStatusSchema, type HubStatus } from '../mqtt/status.js';
+import { gateIdFromTopic, topics } from '../mqtt/topics.js';
 import type { PlatformProfile } from '../municipal/profile.js';
+import { createProfile, PROFILES } from '../municipal/profiles.js';
+import { SqliteRequestLedger } from './budget.js';
 import { Forwarder, type ForwarderFault } from './forwarder.js';
+import { HaDiscovery } from './ha-discovery.js';
+import { HubCommands } from './hub-commands.js';
 import { Ingest, pinGate, type IngestOutcome, type PinnedGate } from './ingest.js';
 import { Pacer } from './pacer.js';
 import { platformRowFor } from './platform-rows.js';
 import { readRegistryFile } from './registry-file.js';
+import { SecurityToken } from './security-token.js';
 import { HubStore } from './store.js';
 import { UploadQueue } from './upload-queue.js';
 import { verifyHeadSignature } from './verify-signature.js';
@@ -55,7 +61,12 @@ export class Hub extends EventEmitter<HubEvents> {
   private registry = new Map<string, RegistryWorker>();
   private statusTimer: TimerHandle | null = null;
   private faults: ForwarderFault[] = [];
-  readonly counters = { unknownWorkerRows: 0, ackPublished: 0 };
+  private pacer!: Pacer;
+  private token: SecurityToken | null = null;
+  private discovery: HaDiscovery | null = null;
+  private commands!: HubCommands;
+  private readonly gateOnline = new Map<string, boolean>();
+  readonly counters = { unknownWorkerRows: 0, ackPublished: 0, badGateStatus: 0, commandAcks: 0 };
 
   constructor(private readonly opts: HubOptions) {
     super();
@@ -81,26 +92,43 @@ export class Hub extends EventEmitter<HubEvents> {
       onStored: (gateId, entries, quarantined) => this.queueRows(gateId, entries, quarantined),
     });
 
+    if (config.platform.securityTokenFile) {
+      this.token = new SecurityToken({
+        file: config.platform.securityTokenFile,
+        historyFile: join(config.stateDir, 'security-token-history.jsonl'),
+        clock: this.clock,
+        log,
+      });
+      if (PROFILES[config.platform.profile]?.needsSecurityToken) this.token.current(); // fails at start, not at the first upload
+    }
+    const token = this.token;
     const profile =
       this.opts.profile ??
-      new NationalProfile({
-        baseUrl: config.platform.baseUrl,
-        appId: config.platform.appId,
-        appSecret: readSecretFile(config.platform.appSecretFile, 'platform app secret'),
-        timeoutMs: config.platform.timeoutMs,
-        clock: this.clock,
-      });
+      createProfile(
+        config.platform.profile,
+        {
+          baseUrl: config.platform.baseUrl,
+          appId: config.platform.appId,
+          appSecret: readSecretFile(config.platform.appSecretFile, 'platform app secret'),
+          timeoutMs: config.platform.timeoutMs,
+          clock: this.clock,
+          ...(token ? { securityToken: () => token.current() } : {}),
+        },
+        config.platform.profileOptions,
+      );
     const pacing = config.platform.pacing;
-    const pacer = new Pacer({
+    this.pacer = new Pacer({
       clock: this.clock,
       minSpacingMs: pacing.minSpacingMs,
       bucket: { capacity: pacing.bucketCapacity, refillPerMs: 1 / Math.max(1, pacing.minSpacingMs) },
       dailyBudget: pacing.dailyBudget,
+      ledger: new SqliteRequestLedger(this.store.db),
+      backoff: { baseMs: pacing.backoffBaseMs, maxMs: Math.max(pacing.backoffBaseMs, pacing.backoffMaxMs) },
     });
     this.forwarder = new Forwarder({
       queue: this.queue,
       profile,
-      pacer,
+      pacer: this.pacer,
       clock: this.clock,
       log,
       mode: config.platform.mode,
@@ -113,6 +141,24 @@ export class Hub extends EventEmitter<HubEvents> {
         this.emit('fault', f);
       },
     });
+
+    this.commands = new HubCommands(
+      {
+        forwarder: this.forwarder,
+        reloadToken: () => {
+          const fingerprint = this.token?.fingerprint() ?? null;
+          // a halt for an unreadable token is lifted once the token reads again
+          if (fingerprint !== null && this.pacer.halted?.startsWith('credentials_unavailable')) this.forwarder.resume();
+          return fingerprint;
+        },
+        publishStatus: () => {
+          this.publishStatusNow();
+          this.discovery?.publishAll();
+        },
+      },
+      this.clock,
+      log,
+    );
 
     const statusTopic = topics.hubStatus(config.siteId);
     this.client = await connectMqtt({
@@ -127,13 +173,39 @@ export class Hub extends EventEmitter<HubEvents> {
       onMessage: (topic, payload) => this.onMessage(topic, payload),
       log,
     });
+    const client = this.client;
+    if (config.homeAssistant.enabled) {
+      this.discovery = new HaDiscovery({
+        siteId: config.siteId,
+        prefix: config.homeAssistant.discoveryPrefix,
+        gates: config.gates.map((g) => ({ gateId: g.gateId, lanes: g.lanes })),
+        publisher: { publish: (topic, payload, opts) => void client.publish(topic, payload, opts) },
+      });
+    }
     await this.client.subscribeAsync(topics.allGatePunches(config.siteId), { qos: 1 });
+    await this.client.subscribeAsync(topics.hubCmd(config.siteId), { qos: 1 });
+    await this.client.subscribeAsync(topics.allGateStatus(config.siteId), { qos: 1 });
+    if (this.discovery) await this.client.subscribeAsync(this.discovery.birthTopic, { qos: 1 });
     this.forwarder.start();
     this.publishStatus();
+    this.discovery?.publishAll();
     log.info({ siteId: config.siteId, gates: this.gates.size, workers: this.registry.size }, 'hub started');
   }
 
   private onMessage(topic: string, payload: Buffer): void {
+    const siteId = this.opts.config.siteId;
+    if (topic === topics.hubCmd(siteId)) {
+      void this.onCommand(payload);
+      return;
+    }
+    if (this.discovery && topic === this.discovery.birthTopic) {
+      this.discovery.onHaStatus(payload);
+      return;
+    }
+    if (topic.endsWith('/status') && gateIdFromTopic(siteId, topic) !== null) {
+      this.onGateStatus(gateIdFromTopic(siteId, topic)!, payload);
+      return;
+    }
     let outcome: IngestOutcome;
     try {
       outcome = this.ingest.handle(topic, payload);
@@ -152,6 +224,25 @@ export class Hub extends EventEmitter<HubEvents> {
       this.emit('stored', outcome.ack.gateId, outcome.stored);
       this.forwarder.notify();
     }
+  }
+
+  private async onCommand(payload: Buffer): Promise<void> {
+    const ack = await this.commands.handle(payload);
+    this.client?.publish(topics.hubCmdAck(this.opts.config.siteId), JSON.stringify(ack), { qos: 1 });
+    this.counters.commandAcks++;
+  }
+
+  private onGateStatus(gateId: string, payload: Buffer): void {
+    if (!this.gates.has(gateId)) return;
+    if (payload.length === 0) return; // a retained status being cleared
+    const parsed = parsePayload(gateStatusSchema, payload);
+    if (!parsed.ok) {
+      this.counters.badGateStatus++;
+      this.opts.log.warn({ gateId, error: parsed.error }, 'malformed gate status');
+      return;
+    }
+    this.gateOnline.set(gateId, parsed.value.online);
+    if (parsed.value.lanes) this.discovery?.onGateLanes(gateId, Object.keys(parsed.value.lanes));
   }
 
   private queueRows(gateId: string, entries: readonly JournalEntry[], quarantined: boolean): void {
@@ -173,21 +264,51 @@ export class Hub extends EventEmitter<HubEvents> {
     }
   }
 
-  status() {
+  status(): HubStatus {
+    const now = this.clock.now();
+    const counts = this.queue.counts();
+    const fwd = this.forwarder.counters;
+    const pacer = this.pacer.stats;
+    const gates = [...this.gates.values()].map((g) => ({
+      gateId: g.gateId,
+      online: this.gateOnline.get(g.gateId) ?? null,
+      certNotAfterMs: g.notAfterMs,
+      certDaysLeft: Math.floor((g.notAfterMs - now) / 86_400_000),
+    }));
+    const history = this.token?.history().at(-1);
+    const asError = (e: { kind: string; code?: number; message: string; atMs: number }) => ({
+      kind: e.kind, code: e.code ?? null, message: e.message, atMs: e.atMs,
+    });
     return {
       online: true,
-      atMs: this.clock.now(),
-      gates: this.gates.size,
-      ingest: this.ingest.counters,
-      queue: this.queue.counts(),
-      forwarder: this.forwarder.counters,
-      faults: this.faults.slice(-5).map((f) => ({ kind: f.kind, code: f.code, message: f.message, atMs: f.atMs })),
+      atMs: now,
+      mode: this.opts.config.platform.mode,
+      profile: this.opts.profile?.name ?? this.opts.config.platform.profile,
+      faulted: pacer.haltedReason !== null,
+      queue: { pending: counts.pending, inFlight: counts.inFlight, delivered: counts.delivered, rejected: counts.rejected },
+      oldestWaitingMs: counts.oldestPendingMs,
+      lastUploadMs: fwd.lastUploadMs,
+      lastPlatformError: fwd.lastError ? asError(fwd.lastError) : null,
+      faults: this.faults.slice(-5).map(asError),
+      pacer: { requestsToday: pacer.today.requests, dailyBudget: pacer.today.budget, haltedReason: pacer.haltedReason, nextAllowedMs: pacer.nextAllowedMs },
+      rejected: this.queue.rejectedRows(10).map((r) => ({
+        rowId: r.rowId, workerId: r.workerId, teamSysNo: r.teamSysNo, reason: r.reason, idNumberMasked: r.idNumberMasked,
+      })),
+      gates,
+      certExpiryMs: gates.length ? Math.min(...gates.map((g) => g.certNotAfterMs)) : null,
+      securityToken: this.token ? { fingerprint: this.token.fingerprint(), installedMs: history?.installedMs ?? null } : null,
+      ingest: { ...this.ingest.counters },
     };
   }
 
-  private publishStatus(): void {
+  /** Publishes the retained status now (the timer keeps doing so every statusEveryMs). */
+  publishStatusNow(): void {
     if (!this.client) return;
     this.client.publish(topics.hubStatus(this.opts.config.siteId), JSON.stringify(this.status()), { qos: 1, retain: true });
+  }
+
+  private publishStatus(): void {
+    this.publishStatusNow();
     this.statusTimer = this.clock.setTimeout(() => this.publishStatus(), this.opts.statusEveryMs ?? 5000);
   }
 

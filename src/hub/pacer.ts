@@ -1,6 +1,7 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { SitegateError } from '../core/errors.js';
 import { shanghaiDate } from '../core/shanghai-time.js';
+import type { RequestLedger } from './budget.js';
 
 export interface PacerBackoff {
   /** First back-off after a failure, ms. */
@@ -19,6 +20,8 @@ export interface PacerOptions {
   bucket?: { capacity: number; refillPerMs: number };
   /** Requests allowed per Asia/Shanghai calendar day; unlimited when absent. */
   dailyBudget?: number;
+  /** Keeps the per-day count across restarts; in memory only when absent. */
+  ledger?: RequestLedger;
   backoff?: Partial<PacerBackoff>;
 }
 
@@ -73,6 +76,7 @@ export class Pacer {
   private readonly refillPerMs: number;
   private readonly dailyBudget: number | null;
   private readonly backoff: PacerBackoff;
+  private readonly ledger: RequestLedger | null;
 
   private tokens: number;
   private tokensAtMono: number;
@@ -93,6 +97,7 @@ export class Pacer {
     this.capacity = options.bucket?.capacity ?? DEFAULTS.bucket.capacity;
     this.refillPerMs = options.bucket?.refillPerMs ?? DEFAULTS.bucket.refillPerMs;
     this.dailyBudget = options.dailyBudget ?? null;
+    this.ledger = options.ledger ?? null;
     this.backoff = {
       baseMs: options.backoff?.baseMs ?? DEFAULTS.backoff.baseMs,
       maxMs: options.backoff?.maxMs ?? DEFAULTS.backoff.maxMs,
@@ -237,6 +242,7 @@ export class Pacer {
     this.counters.requests++;
     this.rollDay();
     this.dayRequests++;
+    this.ledger?.save(this.day, this.dayRequests);
   }
 
   private tokensNow(mono: number): number {
@@ -247,7 +253,7 @@ export class Pacer {
     const today = shanghaiDate(this.clock.now());
     if (today !== this.day) {
       this.day = today;
-      this.dayRequests = 0;
+      this.dayRequests = this.ledger?.load(today) ?? 0;
     }
   }
 

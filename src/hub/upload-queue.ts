@@ -345,6 +345,11 @@ export class UploadQueue {
     return row ? toQueuedRow(row) : null;
   }
 
+  /** Runs `fn` in one transaction: a batch's results are one commit (one fsync), not one per row. */
+  atomically<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
   private settle(rowId: string, state: 'delivered' | 'rejected', result: string): void {
     const now = this.clock.now();
     this.db

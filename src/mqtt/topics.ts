@@ -17,10 +17,17 @@ export const topics = {
   gateCmd: (siteId: string, gateId: string) => `${ROOT}/${siteId}/gate/${gateId}/cmd`,
   gateCmdAck: (siteId: string, gateId: string) => `${ROOT}/${siteId}/gate/${gateId}/cmd/ack`,
   hubStatus: (siteId: string) => `${ROOT}/${siteId}/hub/status`,
+  /** operator → hub: upload now, resume, reload the security token (joint-test commands) */
+  hubCmd: (siteId: string) => `${ROOT}/${siteId}/hub/cmd`,
+  hubCmdAck: (siteId: string) => `${ROOT}/${siteId}/hub/cmd/ack`,
   roster: (siteId: string) => `${ROOT}/${siteId}/roster`,
   /** Wildcards the hub subscribes to. */
   allGatePunches: (siteId: string) => `${ROOT}/${siteId}/gate/+/punch`,
   allGateStatus: (siteId: string) => `${ROOT}/${siteId}/gate/+/status`,
+  allGateEvents: (siteId: string) => `${ROOT}/${siteId}/gate/+/event`,
+  allGateCmdAcks: (siteId: string) => `${ROOT}/${siteId}/gate/+/cmd/ack`,
+  /** Home Assistant's birth and last-will topic (`online` / `offline`) under its discovery prefix. */
+  homeAssistantStatus: (prefix = 'homeassistant') => `${prefix}/status`,
 };
 
 /** The gateId segment of a gate topic, or null when the topic is not one. */

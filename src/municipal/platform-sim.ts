@@ -43,6 +43,8 @@ export interface PlatformSimOptions {
   maxBodyBytes?: number;
   /** Upload results kept for queries; the oldest go first. */
   maxStoredResults?: number;
+  /** Called with each request's record as soon as it is known, before the answer is sent (tests). */
+  onRequest?: (record: SimRequestRecord) => void;
 }
 
 /** Every default of the simulator, in one place. */
@@ -129,7 +131,7 @@ export class PlatformSimulator {
   private readonly platform: SimulatedPlatform;
   private readonly faults = new FaultQueue();
   private readonly held = new Set<ServerResponse>();
-  private readonly settings: Required<Omit<PlatformSimOptions, 'knownTeams' | 'knownWorkers' | 'apps' | 'clock'>>;
+  private readonly settings: Required<Omit<PlatformSimOptions, 'knownTeams' | 'knownWorkers' | 'apps' | 'clock' | 'onRequest'>>;
   private server: Server | null = null;
   private port: number | null = null;
   private latencyMs = 0;
@@ -265,7 +267,7 @@ export class PlatformSimulator {
     if (req.method !== 'POST' || path !== this.settings.path) {
       req.resume();
       const status = path !== this.settings.path ? 404 : 405;
-      this.requests.push({ ...base, code: null, httpStatus: status, message: `${req.method} ${path}` });
+      this.record({ ...base, code: null, httpStatus: status, message: `${req.method} ${path}` });
       res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 404 ? 'not found' : 'POST only');
       return;
     }
@@ -303,13 +305,13 @@ export class PlatformSimulator {
     headers: Record<string, string> = {},
   ): Promise<void> {
     if (envelope.code !== 0) this.errorReplyCount++;
-    this.requests.push({ ...seen, code: envelope.code, httpStatus: status, ...(envelope.code !== 0 ? { message: envelope.message } : {}) });
+    this.record({ ...seen, code: envelope.code, httpStatus: status, ...(envelope.code !== 0 ? { message: envelope.message } : {}) });
     await this.delay();
     res.writeHead(status, { 'content-type': 'application/json;charset=UTF-8', ...headers }).end(JSON.stringify(envelope));
   }
 
   private async applyFault(fault: SimFault, res: ServerResponse, seen: Omit<SimRequestRecord, 'code' | 'httpStatus'>): Promise<void> {
-    const record = (httpStatus: number | null) => this.requests.push({ ...seen, code: null, httpStatus, fault: fault.kind });
+    const record = (httpStatus: number | null) => this.record({ ...seen, code: null, httpStatus, fault: fault.kind });
     switch (fault.kind) {
       case 'drop':
         record(null);
@@ -336,6 +338,11 @@ export class PlatformSimulator {
           .end(fault.form === 'invalid_json' ? '<html>gateway says hello' : JSON.stringify({ status: 'ok', result: [] }));
         return;
     }
+  }
+
+  private record(r: SimRequestRecord): void {
+    this.requests.push(r);
+    this.options.onRequest?.(r);
   }
 
   private async delay(): Promise<void> {

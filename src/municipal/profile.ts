@@ -36,7 +36,9 @@ export type PlatformFailureKind =
   | 'server_error' // HTTP 5xx
   | 'timeout'
   | 'network'
-  | 'bad_reply';
+  | 'bad_reply'
+  /** a credential the profile needs locally (the security token file) cannot be read: nothing was sent */
+  | 'credentials_unavailable';
 
 export type PlatformReply<T> =
   | { ok: true; value: T }

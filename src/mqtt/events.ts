@@ -1,0 +1,42 @@
+import { z } from 'zod';
+
+/**
+ * One passage attempt, published by the gate on `gate/<gateId>/event` (QoS 0 or 1, not retained),
+ * stateless: everything a dashboard shows about the attempt is in it. Never an ID number or a
+ * face template: the person is named by workerId only. `event_type` is Home Assistant's name
+ * for the kind of event (its MQTT event entity reads that key).
+ */
+export const PASSAGE_EVENT_TYPES = ['granted', 'denied', 'unknown', 'spoof', 'no_face'] as const;
+export type PassageEventType = (typeof PASSAGE_EVENT_TYPES)[number];
+
+const id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+/** 17 digits and a check character, anywhere in a string: an ID number that must not be here. */
+const ID_NUMBER_LIKE = /\d{17}[\dXx]/;
+const noIdNumber = (s: string) => !ID_NUMBER_LIKE.test(s);
+
+export const passageEventSchema = z.strictObject({
+  v: z.literal(1),
+  /** granted; denied (known person, refused by a rule); unknown (credential or face not enrolled); spoof (liveness failed); no_face */
+  event_type: z.enum(PASSAGE_EVENT_TYPES),
+  gateId: id,
+  lane: id,
+  direction: z.enum(['in', 'out']),
+  /** wall ms of the decision; `clockSynced` false before the gate's clock was set */
+  atMs: z.number().int(),
+  clockSynced: z.boolean(),
+  method: z.enum(['card', 'wiegand', 'idcard', 'face']),
+  /** face match score (0..1), null for other methods */
+  score: z.number().min(0).max(1).nullable(),
+  /** face liveness (0..1), null for other methods */
+  liveness: z.number().min(0).max(1).nullable(),
+  /** the rule's reason code (ok, expired, not_on_roster, lockdown, …) */
+  reason: z.string().min(1).max(64).refine(noIdNumber, 'must not contain an ID number'),
+  workerId: z.string().min(1).max(64).refine(noIdNumber, 'must not contain an ID number').nullable(),
+  /** worker / visitor / unknown (Shanghai's face-device requirement: person type per passage) */
+  personType: z.enum(['worker', 'manager', 'visitor', 'unknown']).default('unknown'),
+  /** the punch journalled for this attempt, when one was */
+  punchId: z.string().uuid().nullable(),
+  photoHash: z.string().regex(/^[0-9a-f]{64}$/).nullable(),
+});
+export type PassageEvent = z.infer<typeof passageEventSchema>;
+export type PassageEventInput = z.input<typeof passageEventSchema>;
