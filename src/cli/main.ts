@@ -84,5 +84,13 @@ program
 
 // Further commands register here, one line each: registerXxx(program) or registerXxx(hubCommand).
 // (cli-commands)
+import { registerFaceEval } from './face-eval.js';
+registerFaceEval(program);
+import { registerTechCommands } from './tech-commands.js';
+registerTechCommands(program);
+import { registerHubOperatorCommands } from './hub-operator.js';
+registerHubOperatorCommands(hubCommand);
+import { registerHubWorkers } from './hub-workers.js';
+registerHubWorkers(hubCommand);
 
 await program.parseAsync(process.argv);
