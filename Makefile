@@ -34,7 +34,7 @@ STAMP_RT   := $(RT)/.stamp-$(NODE_VERSION)
 STAMP_DEPS := node_modules/.stamp
 STAMP_SYS  := $(RT)/.stamp-system
 
-.PHONY: all runtime system deps build test demo bench soak dtbo clean distclean check-abi
+.PHONY: all runtime system deps build models test demo bench soak dtbo install uninstall clean distclean check-abi
 
 all: build
 
@@ -101,23 +101,33 @@ check-abi: $(STAMP_DEPS)
 build: deps
 	npx tsc -p tsconfig.json
 
-test: system build
+## Face model files, copied from node_modules and checked against models/manifest.json.
+models: build
+	node dist/gate/face/models-install.js
+
+test: system build models
 	mkdir -p test/.results
 	npx vitest run --reporter=default --reporter=json --outputFile.json=test/.results/vitest.json
 
-demo: system build
+demo: system build models
 	$(RT)/bin/sitegate demo $(DEMO_ARGS)
 
-bench: system build
+bench: system build models
 	node test/bench/main.ts $(if $(ONLY),--only $(ONLY))
 
-# The long runs: the full-size site (200 arriving, 40 leaving) at the platform's real pace.
-soak: system build
+# The long runs: each test below at full size (SITEGATE_SOAK), then the full-size site
+# (200 arriving, 40 leaving) at the platform's real pace.
+SOAK_TESTS = test/gate/slow-token.test.ts test/roster test/crash
+soak: system build models
+	SITEGATE_SOAK=1 npx vitest run $(SOAK_TESTS) --testTimeout=3600000 --hookTimeout=3600000
 	$(RT)/bin/sitegate demo --workers 200 --departures 40 --quiet
 
 dtbo: system
 	mkdir -p dist/device-tree
 	for f in device-tree/*.dts; do dtc -@ -I dts -O dtb -o dist/device-tree/$$(basename $${f%.dts}).dtbo $$f; done
+
+include mk/install.mk
+install: build
 
 clean:
 	rm -rf dist test/.results
