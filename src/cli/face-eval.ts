@@ -17,8 +17,14 @@ export const pipelineNotAvailable: EvalEmbedderFactory = async () => {
   throw new SitegateError('face_pipeline_unavailable', 'face pipeline not available: this build has no face embedder wired into `sitegate face eval`');
 };
 
+/** The face workers, loaded only when the command runs (other commands never load tfjs). */
+export const facePipelineEmbedder: EvalEmbedderFactory = async () => {
+  const { pipelineEmbedder } = await import('../gate/face/eval-embedder.js');
+  return pipelineEmbedder();
+};
+
 /** Adds `sitegate face eval` (the `face` command is created when absent). */
-export function registerFaceEval(program: Command, makeEmbedder: EvalEmbedderFactory = pipelineNotAvailable): void {
+export function registerFaceEval(program: Command, makeEmbedder: EvalEmbedderFactory = facePipelineEmbedder): void {
   const face = program.commands.find((c) => c.name() === 'face') ?? program.command('face').description('face matching tools');
   face
     .command('eval')

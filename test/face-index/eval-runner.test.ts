@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { registerFaceEval } from '../../src/cli/face-eval.js';
+import { pipelineNotAvailable, registerFaceEval } from '../../src/cli/face-eval.js';
 import { AUGMENTATIONS } from '../../src/gate/face/augment.js';
 import { formatFaceEval } from '../../src/gate/face/eval-format.js';
 import { runFaceEval, type Embedder, type FaceEvalReport } from '../../src/gate/face/eval-runner.js';
@@ -129,8 +129,8 @@ describe('sitegate face eval', () => {
     }
   }
 
-  it('says the face pipeline is not available until one is wired in', async () => {
-    const r = await run([dir]);
+  it('says so when the face pipeline is not available', async () => {
+    const r = await run([dir], pipelineNotAvailable);
     expect(r.code).toBe(2);
     expect(r.err).toContain('face pipeline not available');
   });

@@ -106,11 +106,12 @@ describe('motion liveness', () => {
     expect(r).toMatchObject({ live: true, reason: 'mouth_movement' });
   });
 
-  it('passes a synthetic smile (no blink, mouth height unchanged) as micro-motion', () => {
+  it('passes a synthetic smile (no blink, mouth height unchanged) as micro-motion only where the site allows it', () => {
     const rnd = seededRandom(14);
     const seq = [0, 0, 0.05, 0.1, 0.2, 0.2, 0.1, 0.05];
-    const r = motionLiveness(seq.map((v) => frame(faceShape({ smile: v }), {}, NOISE, rnd)));
-    expect(r).toMatchObject({ live: true, reason: 'micro_motion' });
+    const frames = seq.map((v) => frame(faceShape({ smile: v }), {}, NOISE, rnd));
+    expect(motionLiveness(frames, { microMotionIsLive: true })).toMatchObject({ live: true, reason: 'micro_motion' });
+    expect(motionLiveness(frames)).toMatchObject({ live: false });
   });
 
   it('refuses too short a burst and broken landmarks', () => {

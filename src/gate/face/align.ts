@@ -62,12 +62,30 @@ export function chipTransform(landmarks: Float32Array, size: number, padding: nu
   return { a, b, tx: mqx - (a * mpx - b * mpy), ty: mqy - (b * mpx + a * mpy) };
 }
 
-/** The aligned size × size chip (float 0..255) out of the frame. Caller disposes. */
-export function alignedChip(tf: Tf, frame: Tensor3D, landmarks: Float32Array, size = 150, padding = 0.25): Tensor3D {
+/**
+ * The aligned size × size chip (float 0..255) out of the frame. Caller disposes.
+ *
+ * `supersample` > 1 renders the chip at that multiple of its size and averages each k × k block
+ * down: a face several times larger than the chip, sampled bilinearly at chip resolution, aliases
+ * (hair, stubble and the grey crops' scan patterns turn into noise the descriptor sees); dlib's own
+ * chip extraction low-passes the same way (it walks down an image pyramid before sampling).
+ */
+export function alignedChip(tf: Tf, frame: Tensor3D, landmarks: Float32Array, size = 150, padding = 0.25, supersample = 1): Tensor3D {
+  const k = Math.max(1, Math.round(supersample));
+  const chip = alignedChipAt(tf, frame, landmarks, size * k, padding);
+  if (k === 1) return chip;
+  try {
+    return tf.tidy(() => tf.squeeze(tf.avgPool(tf.expandDims(chip, 0) as Tensor4D, k, k, 'valid'), [0]) as Tensor3D);
+  } finally {
+    chip.dispose();
+  }
+}
+
+function alignedChipAt(tf: Tf, frame: Tensor3D, landmarks: Float32Array, size: number, padding: number): Tensor3D {
   const { a, b, tx, ty } = chipTransform(landmarks, size, padding);
-  const k = a * a + b * b;
+  const k2 = a * a + b * b;
   // tf.image.transform maps each output (chip) pixel to its input (frame) pixel: the inverse.
-  const inverse = [a / k, b / k, -(a * tx + b * ty) / k, -b / k, a / k, (b * tx - a * ty) / k, 0, 0];
+  const inverse = [a / k2, b / k2, -(a * tx + b * ty) / k2, -b / k2, a / k2, (b * tx - a * ty) / k2, 0, 0];
   return tf.tidy(() => {
     const batch = tf.expandDims(tf.cast(frame, 'float32'), 0) as Tensor4D;
     const out = tf.image.transform(batch, tf.tensor2d([inverse]), 'bilinear', 'constant', 0, [size, size]);

@@ -84,6 +84,10 @@ export class FaceIndex {
     return this.rowsOf.has(workerId);
   }
 
+  workerIds(): string[] {
+    return [...this.rowsOf.keys()];
+  }
+
   /** Adds templates to a worker (creating the worker). */
   add(workerId: string, templates: readonly Float32Array[]): void {
     for (const t of templates) checkTemplate(t, workerId);

@@ -83,7 +83,9 @@ export class FacePool {
 
   private spawn(script: string | URL, isEval: boolean, init: WorkerInit): Promise<Slot> {
     return new Promise((resolve, reject) => {
-      const worker = new Worker(script, { eval: isEval, workerData: init });
+      // A small young generation: a worker allocates little JS per frame (the tensors live in the
+      // WASM heap), and V8's default semi-spaces would hold tens of MB per worker for nothing.
+      const worker = new Worker(script, { eval: isEval, workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
       const slot: Slot = { worker, busy: 0, pending: new Map() };
       let ready = false;
       worker.on('message', (m: WorkerResponse) => {

@@ -5,6 +5,9 @@ import sharp from 'sharp';
 import { SitegateError } from '../../core/errors.js';
 import type { RgbFrame } from './face-types.js';
 
+// Each frame is decoded once: libvips' operation cache (up to 50 MB by default) only holds memory.
+sharp.cache(false);
+
 export interface FrameSize {
   width: number;
   height: number;

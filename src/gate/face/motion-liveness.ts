@@ -45,6 +45,12 @@ export interface MotionLivenessOptions {
   descriptorJump: number;
   /** Still rather than moved: anchors moved less than this, in inter-ocular distances (default 0.02). */
   stillFloor: number;
+  /**
+   * Whether non-rigid micro-motion alone proves a live face (default false): on real landmarks a
+   * photo moved and resampled makes the eye and mouth points jitter past the bar, so only a blink
+   * or a mouth movement counts unless a site opts in.
+   */
+  microMotionIsLive: boolean;
 }
 
 export const MOTION_LIVENESS_DEFAULTS: Readonly<MotionLivenessOptions> = {
@@ -58,6 +64,7 @@ export const MOTION_LIVENESS_DEFAULTS: Readonly<MotionLivenessOptions> = {
   jumpFloor: 0.05,
   descriptorJump: 0.06,
   stillFloor: 0.02,
+  microMotionIsLive: false,
 };
 
 export type MotionLivenessReason =
@@ -173,7 +180,7 @@ export function motionLiveness(frames: readonly LivenessFrame[], options: Partia
   if (maxShapeStep > shapeStepNeeded || (maxDescriptorStep ?? 0) > o.descriptorJump) return verdict(false, 'identity_jump');
   if (earDrop >= earDropNeeded) return verdict(true, 'blink');
   if (mouthRange >= mouthRangeNeeded) return verdict(true, 'mouth_movement');
-  if (microMotionFrames >= o.microFrames) return verdict(true, 'micro_motion');
+  if (o.microMotionIsLive && microMotionFrames >= o.microFrames) return verdict(true, 'micro_motion');
   return verdict(false, rigidMotion < o.stillFloor + o.rmsK * 2 * noise ? 'still' : 'rigid_motion_only');
 }
 
