@@ -1,16 +1,9 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { readSecretFile, loadConfigFile } from '../config/load.js';
-import { gateConfigSchema } from '../config/gate-config.js';
-import { hubConfigSchema } from '../config/hub-config.js';
-import { platformSimConfigSchema } from '../config/platform-sim-config.js';
-import { systemClock } from '../core/clock.js';
 import { createLogger } from '../core/log.js';
-import { Gate } from '../gate/gate.js';
-import { Hub } from '../hub/hub.js';
-import { PlatformSimulator } from '../municipal/platform-sim.js';
-import { runDaemon } from './daemon.js';
-import { runDemo } from './demo.js';
+
+// Daemons and the demo are imported inside their actions, so that a technician's quick command
+// (`sitegate status`) does not load the gate, the hub, SQLite, MQTT and PKCS#11 first.
 
 const program = new Command()
   .name('sitegate')
@@ -23,11 +16,23 @@ program
   .option('-c, --config <path>', 'config file', '/etc/sitegate/gate.yaml')
   .action(async (o: { config: string }) => {
     const log = createLogger('sitegate-gate');
-    await runDaemon('gate', log, async () => {
-      const gate = new Gate({ config: loadConfigFile(gateConfigSchema, o.config), log });
-      await gate.start();
-      return gate;
-    });
+    const [{ runDaemon }, { loadConfigFile }, { gateConfigSchema }, { Gate }, { controlSocketPath }] = await Promise.all([
+      import('./daemon.js'),
+      import('../config/load.js'),
+      import('../config/gate-config.js'),
+      import('../gate/gate.js'),
+      import('../control/socket-path.js'),
+    ]);
+    await runDaemon(
+      'gate',
+      log,
+      async () => {
+        const gate = new Gate({ config: loadConfigFile(gateConfigSchema, o.config), configPath: o.config, log });
+        await gate.start();
+        return gate;
+      },
+      { controlSocket: controlSocketPath('gate') },
+    );
   });
 
 // `sitegate hub` runs the daemon; operator commands are its subcommands (`sitegate hub report` …).
@@ -38,11 +43,23 @@ hubCommand
   .option('-c, --config <path>', 'config file', '/etc/sitegate/hub.yaml')
   .action(async (o: { config: string }) => {
     const log = createLogger('sitegate-hub');
-    await runDaemon('hub', log, async () => {
-      const hub = new Hub({ config: loadConfigFile(hubConfigSchema, o.config), log });
-      await hub.start();
-      return hub;
-    });
+    const [{ runDaemon }, { loadConfigFile }, { hubConfigSchema }, { Hub }, { controlSocketPath }] = await Promise.all([
+      import('./daemon.js'),
+      import('../config/load.js'),
+      import('../config/hub-config.js'),
+      import('../hub/hub.js'),
+      import('../control/socket-path.js'),
+    ]);
+    await runDaemon(
+      'hub',
+      log,
+      async () => {
+        const hub = new Hub({ config: loadConfigFile(hubConfigSchema, o.config), log });
+        await hub.start();
+        return hub;
+      },
+      { controlSocket: controlSocketPath('hub') },
+    );
   });
 
 program
@@ -51,6 +68,13 @@ program
   .option('-c, --config <path>', 'config file', '/etc/sitegate/platform-sim.yaml')
   .action(async (o: { config: string }) => {
     const log = createLogger('sitegate-platform-sim');
+    const [{ runDaemon }, { loadConfigFile, readSecretFile }, { platformSimConfigSchema }, { systemClock }, { PlatformSimulator }] = await Promise.all([
+      import('./daemon.js'),
+      import('../config/load.js'),
+      import('../config/platform-sim-config.js'),
+      import('../core/clock.js'),
+      import('../municipal/platform-sim.js'),
+    ]);
     await runDaemon('platform-sim', log, async () => {
       const c = loadConfigFile(platformSimConfigSchema, o.config);
       const sim = new PlatformSimulator({
@@ -79,6 +103,7 @@ program
   .option('--quiet', 'print only the summary')
   .addOption(new Option('--timeout <s>', 'give up after this many seconds').default(600).argParser((v) => parseInt(v, 10)))
   .action(async (o: { workers: number; departures: number; dir?: string; keep?: boolean; quiet?: boolean; timeout: number }) => {
+    const { runDemo } = await import('./demo.js');
     process.exitCode = await runDemo(o);
   });
 
@@ -92,5 +117,9 @@ import { registerHubOperatorCommands } from './hub-operator.js';
 registerHubOperatorCommands(hubCommand);
 import { registerHubWorkers } from './hub-workers.js';
 registerHubWorkers(hubCommand);
+import { registerHubRosterKey } from './hub-roster-key.js';
+registerHubRosterKey(hubCommand);
+import { registerSelftest } from './selftest.js';
+registerSelftest(program);
 
 await program.parseAsync(process.argv);

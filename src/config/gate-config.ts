@@ -70,7 +70,33 @@ export const gateConfigSchema = z.strictObject({
       direction: z.enum(['in', 'out']),
       d0: lineSpec,
       d1: lineSpec,
+      /** reloadable */
       frameGapMs: z.number().min(5).max(200).default(25),
+    }),
+    /** an ISO14443A card reader (PN532) on an I2C bus */
+    z.strictObject({
+      kind: z.literal('pn532'),
+      lane: topicId,
+      direction: z.enum(['in', 'out']),
+      /** N of /dev/i2c-N (1 on a Raspberry Pi header) */
+      i2cBus: z.number().int().min(0).max(255).default(1),
+      /** 7-bit address; a PN532 answers at 0x24 */
+      address: z.number().int().min(0x03).max(0x77).default(0x24),
+      /** pause between two polls, ms (reloadable) */
+      pollIntervalMs: z.number().int().min(0).max(5000).default(50),
+    }),
+    /** a resident ID card reader (GA 467 SAM) on a serial port */
+    z.strictObject({
+      kind: z.literal('idcard'),
+      lane: topicId,
+      direction: z.enum(['in', 'out']),
+      /** a /dev/serial/by-id/... link finds the reader again after it is re-plugged */
+      path: z.string().min(1),
+      baudRate: z.number().int().min(1200).max(921_600).default(115_200),
+      /** pause between two polls, ms (reloadable) */
+      pollMs: z.number().int().min(10).max(10_000).default(250),
+      /** SAM id heartbeat, ms: a silent reader is noticed this fast (reloadable) */
+      heartbeatMs: z.number().int().min(100).max(60_000).default(2000),
     }),
   ])).default([]),
   publish: z.strictObject({

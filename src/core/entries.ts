@@ -3,7 +3,11 @@
  * `punch` and `passage` entries; the hub re-computes every hash from these exact fields.
  */
 export type Direction = 'in' | 'out';
-export type CredentialKind = 'card' | 'wiegand' | 'idcard' | 'face';
+/**
+ * `manual`: a technician or operator opened the lane (sitegate open, an MQTT open-once); such a
+ * punch names no worker and never becomes a platform row.
+ */
+export type CredentialKind = 'card' | 'wiegand' | 'idcard' | 'face' | 'manual';
 export type Decision = 'granted' | 'denied';
 export type PassageOutcome = 'confirmed' | 'timeout' | 'interrupted';
 

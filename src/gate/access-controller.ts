@@ -2,10 +2,11 @@ import { EventEmitter } from 'node:events';
 import type { Clock } from '../core/clock.js';
 import { credentialHmac } from '../core/credential.js';
 import type { CredentialKind, Direction, PassageEntry, PassageOutcome, PunchEntry, PunchTime } from '../core/entries.js';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage, SitegateError } from '../core/errors.js';
 import { newPunchId } from '../core/ids.js';
 import type { Logger } from '../core/log.js';
 import { decide } from '../core/rules.js';
+import type { SiteRules } from '../core/site-rules.js';
 import type { RosterWorker } from '../core/worker.js';
 import type { Journal } from './punch/journal.js';
 
@@ -30,7 +31,14 @@ export interface LaneActuator {
 export interface RosterLookup {
   findByCredential(kind: CredentialKind, hmac: string): RosterWorker | null;
   siteKey(): Buffer | null;
+  /** the site's rules from the roster; null or absent: the defaults */
+  rules?(): SiteRules | null;
 }
+
+/** Reason of a punch refused because an operator locked the lane down (not a rule of core/). */
+export const LOCKDOWN_REASON = 'lockdown';
+/** Reason of a punch recording a technician's or operator's manual open. */
+export const MANUAL_OPEN_REASON = 'manual_open';
 
 export interface AccessControllerOptions {
   siteId: string;
@@ -42,6 +50,8 @@ export interface AccessControllerOptions {
   log: Logger;
   bootId: string;
   clockSynced: () => boolean;
+  /** true while an operator holds the lane locked down: every credential is refused */
+  lockedDown?: (lane: string) => boolean;
 }
 
 export interface PunchEvents {
@@ -52,6 +62,10 @@ export interface PunchEvents {
   passage: [PassageEntry];
   /** a journal entry was appended (the head signer listens) */
   journalled: [];
+  /** a read that could not be journalled (disk full…): nothing was opened */
+  refused: [CredentialRead, SitegateError];
+  /** a passage entry could not be journalled: it is held and retried (retryHeld) */
+  held: [SitegateError];
   error: [Error];
 }
 
@@ -61,7 +75,9 @@ export interface PunchEvents {
  * happen later and never delay the relay.
  */
 export class AccessController extends EventEmitter<PunchEvents> {
-  readonly counters = { swipes: 0, granted: 0, denied: 0, relayPulses: 0, passages: 0, ignoredBusy: 0, errors: 0 };
+  readonly counters = { swipes: 0, granted: 0, denied: 0, relayPulses: 0, passages: 0, ignoredBusy: 0, errors: 0, refused: 0, manualOpens: 0 };
+  /** passage entries that could not be journalled yet (disk full), oldest first */
+  private held: { punch: PunchEntry; outcome: PassageOutcome; sensorCount: number; time: PunchTime }[] = [];
 
   constructor(private readonly opts: AccessControllerOptions) {
     super();
@@ -90,6 +106,12 @@ export class AccessController extends EventEmitter<PunchEvents> {
       return this.decideAndAct(read);
     } catch (err) {
       this.counters.errors++;
+      if (err instanceof SitegateError && err.code.startsWith('journal_')) {
+        this.counters.refused++;
+        this.opts.log.error({ code: err.code, lane: read.lane }, `swipe refused, nothing opened: ${err.message}`);
+        this.emit('refused', read, err);
+        return null;
+      }
       this.opts.log.error({ err: errorMessage(err), lane: read.lane }, 'credential handling failed');
       this.emit('error', err instanceof Error ? err : new Error(String(err)));
       return null;
@@ -103,11 +125,17 @@ export class AccessController extends EventEmitter<PunchEvents> {
       this.counters.ignoredBusy++;
       return null;
     }
+    this.retryHeld();
     const siteKey = roster.siteKey();
     this.counters.swipes++;
     const hmac = siteKey ? credentialHmac(siteKey, read.kind, read.number) : '0'.repeat(64);
     const worker = siteKey ? roster.findByCredential(read.kind, hmac) : null;
-    const verdict = lane ? decide(worker, { nowMs: clock.now(), direction: read.direction }) : { decision: 'denied' as const, reason: 'no_such_lane' };
+    const rules = roster.rules?.() ?? undefined;
+    const verdict: { decision: 'granted' | 'denied'; reason: string } = !lane
+      ? { decision: 'denied', reason: 'no_such_lane' }
+      : this.opts.lockedDown?.(read.lane)
+        ? { decision: 'denied', reason: LOCKDOWN_REASON }
+        : decide(worker, { nowMs: clock.now(), direction: read.direction, rules });
     const entry = journal.appendPunch({
       punchId: newPunchId(),
       gateId: this.opts.gateId,
@@ -129,35 +157,103 @@ export class AccessController extends EventEmitter<PunchEvents> {
       return entry;
     }
     this.counters.granted++;
-    const passage = lane.open(read.direction);
-    this.counters.relayPulses++;
-    this.emit('relay', entry, clock.monotonic() - read.readAtMono);
-    void passage.then(
-      (p) => this.recordPassage(entry, p.outcome, p.sensorCount),
-      (err) => {
-        this.opts.log.error({ err: errorMessage(err) }, 'passage tracking failed');
-        this.recordPassage(entry, 'interrupted', 0);
-      },
-    );
+    this.actuate(lane, entry, read.readAtMono);
     return entry;
   }
 
+  /**
+   * Opens a lane once for a technician (`sitegate open`) or an operator (MQTT open-once): a
+   * granted punch with credential kind `manual` and no worker is journalled first, like any
+   * swipe, and its passage is tracked. Rejects with `unknown_lane` or `lane_busy`; a journal
+   * that cannot take the entry rejects too, and nothing opens.
+   */
+  manualOpen(laneName: string, direction: Direction, who: string): { entry: PunchEntry; passage: Promise<PassageOutcome> } {
+    const lane = this.opts.lanes.get(laneName);
+    if (!lane) throw new SitegateError('unknown_lane', `this gate has no lane "${laneName}"`);
+    if (lane.busy) throw new SitegateError('lane_busy', `lane ${laneName} is open for a passage right now`);
+    this.retryHeld();
+    const key = this.opts.roster.siteKey() ?? Buffer.alloc(32);
+    const entry = this.opts.journal.appendPunch({
+      punchId: newPunchId(),
+      gateId: this.opts.gateId,
+      siteId: this.opts.siteId,
+      lane: laneName,
+      direction,
+      time: this.time(),
+      workerId: null,
+      credential: { kind: 'manual', hmac: credentialHmac(key, 'manual', who) },
+      decision: 'granted',
+      reason: MANUAL_OPEN_REASON,
+      face: null,
+      photoHash: null,
+    });
+    this.counters.manualOpens++;
+    this.emit('punch', entry, null);
+    this.emit('journalled');
+    return { entry, passage: this.actuate(lane, entry, this.opts.clock.monotonic()) };
+  }
+
+  private actuate(lane: LaneActuator, entry: PunchEntry, readAtMono: number): Promise<PassageOutcome> {
+    const passage = lane.open(entry.direction);
+    this.counters.relayPulses++;
+    this.emit('relay', entry, this.opts.clock.monotonic() - readAtMono);
+    return passage.then(
+      (p) => {
+        this.recordPassage(entry, p.outcome, p.sensorCount);
+        return p.outcome;
+      },
+      (err) => {
+        this.opts.log.error({ err: errorMessage(err) }, 'passage tracking failed');
+        this.recordPassage(entry, 'interrupted', 0);
+        return 'interrupted' as const;
+      },
+    );
+  }
+
+  /** Passage entries still waiting for room in the journal. */
+  get heldCount(): number {
+    return this.held.length;
+  }
+
+  /** Journals held passage entries, oldest first; stops at the first that still fails. */
+  retryHeld(): number {
+    let n = 0;
+    while (this.held.length) {
+      const h = this.held[0];
+      try {
+        this.appendPassage(h.punch, h.outcome, h.sensorCount, h.time);
+      } catch {
+        break;
+      }
+      this.held.shift();
+      n++;
+    }
+    return n;
+  }
+
   private recordPassage(punch: PunchEntry, outcome: PassageOutcome, sensorCount: number): void {
+    const time = this.time();
+    if (this.held.length) {
+      this.held.push({ punch, outcome, sensorCount, time });
+      this.retryHeld();
+      return;
+    }
     try {
-      const entry = this.opts.journal.appendPassage({
-        gateId: this.opts.gateId,
-        punchId: punch.punchId,
-        outcome,
-        sensorCount,
-        time: this.time(),
-      });
-      this.counters.passages++;
-      this.emit('passage', entry);
-      this.emit('journalled');
+      this.appendPassage(punch, outcome, sensorCount, time);
     } catch (err) {
       this.counters.errors++;
-      this.opts.log.error({ err: errorMessage(err) }, 'passage entry could not be journalled');
+      // kept in memory and retried; after a restart, start-up closes it as interrupted
+      this.held.push({ punch, outcome, sensorCount, time });
+      this.opts.log.error({ err: errorMessage(err), punchId: punch.punchId }, 'passage entry could not be journalled yet; held');
+      this.emit('held', err instanceof SitegateError ? err : new SitegateError('journal_write_failed', errorMessage(err)));
     }
+  }
+
+  private appendPassage(punch: PunchEntry, outcome: PassageOutcome, sensorCount: number, time: PunchTime): void {
+    const entry = this.opts.journal.appendPassage({ gateId: this.opts.gateId, punchId: punch.punchId, outcome, sensorCount, time });
+    this.counters.passages++;
+    this.emit('passage', entry);
+    this.emit('journalled');
   }
 
   private time(): PunchTime {

@@ -1,46 +1,69 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
 import type { MqttClient } from 'mqtt';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
-import { certSubject, certValidity } from '../core/cert.js';
-import type { PassageEntry, PunchEntry, SignedHead } from '../core/entries.js';
+import type { Direction, PassageEntry, PunchEntry, PunchTime, SignedHead } from '../core/entries.js';
 import { errorMessage, SitegateError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { RosterWorker } from '../core/worker.js';
-import { readSecretFile } from '../config/load.js';
-import type { GateConfig } from '../config/gate-config.js';
-import { connectMqtt } from '../mqtt/client.js';
+import { loadConfigFile, readSecretFile } from '../config/load.js';
+import { gateConfigSchema, type GateConfig } from '../config/gate-config.js';
+import type { ControlHandlers } from '../control/providers.js';
+import { gateHandlers } from '../control/providers.js';
+import { sqliteHealth, type HealthResult } from '../daemon/health.js';
 import { topics } from '../mqtt/topics.js';
 import { AccessController, type LaneActuator } from './access-controller.js';
+import { GateCommands } from './gate-commands.js';
+import { GateControlProvider } from './gate-control.js';
+import { indicatorFor, passageEventOf, refusedEventOf, type FireAlarmEvent } from './gate-events.js';
+import { GateFaults } from './gate-faults.js';
+import { openGateLink } from './gate-link.js';
+import { buildReader, type GateReader, type ReaderDeps } from './gate-readers.js';
+import { planReload } from './gate-reload.js';
+import { mqttStatus, statusLine, type GateSnapshot, type LaneMode } from './gate-status.js';
+import { GateTime } from './gate-time.js';
+import { GateToken, type GateSigner } from './gate-token.js';
 import { FireAlarm } from './hw/fire-alarm.js';
-import type { GpioProvider } from './hw/gpio.js';
+import type { GpioProvider, InputLine } from './hw/gpio.js';
 import { OnoffGpioProvider } from './hw/gpio-onoff.js';
 import { GpioSocketClient } from './hw/gpio-socket.js';
-import { GpiomonEdgeSource } from './hw/gpiomon-source.js';
+import type { SamLinkOpener } from './hw/idcard-serial.js';
 import { Indicator, type IndicatorPattern } from './hw/indicator.js';
+import type { I2cBusOpener } from './hw/pn532-i2c.js';
 import { Relay, relaySafeLevel } from './hw/relay.js';
 import { TurnstileLane } from './hw/turnstile.js';
-import { GpioEdgeSource, WiegandReader, type EdgeSource } from './hw/wiegand-reader.js';
 import { ChainSigning, type SignerFault } from './punch/chain-signing.js';
-import { Journal } from './punch/journal.js';
+import { Journal, type JournalLimits } from './punch/journal.js';
 import { Publisher } from './punch/publisher.js';
-import { Pkcs11Signer, type HeadSigner } from './punch/signer.js';
+import { Pkcs11Signer } from './punch/signer.js';
 import { readRosterFile } from './roster/roster-file.js';
 import { RosterStore } from './roster/roster-store.js';
+
+export type { FireAlarmEvent } from './gate-events.js';
 
 export interface GateOptions {
   config: GateConfig;
   log: Logger;
   clock?: Clock;
+  /** the file the config came from: reload() re-reads it */
+  configPath?: string;
   /** GPIO lines; defaults to onoff on sysfs (config.gpio.driver 'sim' needs one passed in) */
   gpio?: GpioProvider;
+  /** opens /dev/i2c-N for PN532 readers; tests pass a Pn532Sim */
+  i2cOpener?: I2cBusOpener;
+  /** opens ID card readers' serial links; default serialport on the configured path */
+  samOpener?: SamLinkOpener;
   /** the chain signer; defaults to the PKCS#11 token named in config */
-  signer?: HeadSigner & { open?(): Promise<void>; reopen?(): Promise<void>; close?(): Promise<void> };
+  signer?: GateSigner;
   /** tells whether the wall clock is synchronised (NTP); defaults to true */
   clockSynced?: () => boolean;
   statusEveryMs?: number;
+  /** how often held passage entries are retried after a journal write failed; default 5000 */
+  retryEveryMs?: number;
+  /** journal capacity and page limit (tests make the disk "full" with maxPageCount) */
+  journalLimits?: JournalLimits;
 }
 
 export interface GateEvents {
@@ -53,79 +76,115 @@ export interface GateEvents {
   acked: [readonly string[]];
   /** the fire alarm went active (every lane held open) or cleared (normal operation); no punch */
   fireAlarm: [FireAlarmEvent];
+  /** an operator asked for the roster again (MQTT resync-roster): roster sync hooks here */
+  resyncRoster: [{ commandId: string | null }];
+  /** a command was acknowledged on cmd/ack */
+  commandAck: [import('../mqtt/commands.js').CommandAck];
+  /** the config was reloaded from its file */
+  reloaded: [GateConfig];
 }
 
-/** A punch-less event: the site's fire alarm changed state. */
-export interface FireAlarmEvent {
-  kind: 'fire_alarm';
-  state: 'active' | 'cleared';
-  gateId: string;
-  /** lanes switched into (active) or out of (cleared) free passage */
-  lanes: string[];
-  /** wall ms, monotonic ms and whether the wall clock was synchronised, as in a punch's time */
-  time: { ms: number; monoMs: number; clockSynced: boolean; bootId: string };
+interface LaneParts {
+  relays: { in: Relay; out: Relay };
+  sensor: InputLine;
+  turnstile: TurnstileLane;
+  /** new timings waiting for the lane's passage to settle (reload) */
+  pending: GateConfig['lanes'][number] | null;
 }
+
+const FIRE_EVENTS_KEPT = 20;
 
 /**
  * The gate controller daemon: the one place that wires readers, the turnstile, the journal,
  * the signer and the publisher. Drivers know bytes, core knows workers; this file knows both.
+ * Faults (a reader, the token, the broker, the disk, the clock) degrade the gate and show in its
+ * status; none of them stops it deciding for workers while it can still journal.
  */
 export class Gate extends EventEmitter<GateEvents> {
   readonly clock: Clock;
   readonly bootId = randomUUID();
+  readonly faults: GateFaults;
   journal!: Journal;
   controller!: AccessController;
   signing!: ChainSigning;
   publisher!: Publisher;
   roster!: RosterStore;
-  private signer!: NonNullable<GateOptions['signer']>;
-  private lanes = new Map<string, TurnstileLane>();
+  token!: GateToken;
+  time!: GateTime;
+  private config: GateConfig;
+  private gpio!: GpioProvider;
+  private readonly startedMono: number;
+  private lanes = new Map<string, LaneParts>();
+  private lockdown = new Set<string>();
   private indicators = new Map<string, Indicator>();
   private fireAlarm: FireAlarm | null = null;
+  private readonly fireEvents: FireAlarmEvent[] = [];
   private gpioSocket: GpioSocketClient | null = null;
-  private readers: WiegandReader[] = [];
+  private readers: GateReader[] = [];
   private client: MqttClient | null = null;
+  private commands!: GateCommands;
   private statusTimer: TimerHandle | null = null;
+  private retryTimer: TimerHandle | null = null;
+  private journalFault: string | null = null;
+  private lastAckMs: number | null = null;
   private stopped = false;
+  private controlProvider: GateControlProvider | null = null;
+  /** every GPIO line requested, released at stop() */
+  private readonly requested: { close(): void }[] = [];
 
   constructor(private readonly opts: GateOptions) {
     super();
     this.clock = opts.clock ?? systemClock;
+    this.config = opts.config;
+    this.faults = new GateFaults(this.clock, opts.log);
+    this.startedMono = this.clock.monotonic();
+  }
+
+  /** The config in force (after reloads). */
+  get currentConfig(): GateConfig {
+    return this.config;
   }
 
   async start(): Promise<void> {
-    const { config, log } = this.opts;
+    const { log } = this.opts;
+    const config = this.config;
     // Outputs first, in their safe state, before anything else runs.
-    const gpio = this.opts.gpio ?? (await this.defaultGpio());
-    this.startLanes(gpio);
+    this.gpio = tracked(this.opts.gpio ?? (await this.defaultGpio()), this.requested);
+    this.startLanes();
     await this.gpioSocket?.sync();
 
     mkdirSync(config.stateDir, { recursive: true });
-    this.roster = new RosterStore(join(config.stateDir, 'roster.db'));
+    this.roster = new RosterStore(this.rosterPath);
     this.loadRosterFile();
 
-    this.signer = this.opts.signer ?? this.pkcs11Signer();
-    await this.signer.open?.();
+    await this.openToken();
     this.journal = new Journal(
-      join(config.stateDir, 'journal.db'),
-      { gateId: config.gateId, certSha256: this.signer.certSha256(), epoch: config.epoch },
+      this.journalPath,
+      { gateId: config.gateId, certSha256: this.chainCertSha256(), epoch: config.epoch },
       () => this.clock.now(),
+      this.opts.journalLimits,
     );
 
+    this.time = new GateTime(this.clock, this.opts.clockSynced ?? (() => true), (jump) => {
+      if (jump) {
+        this.faults.raise('clock_jumped_back', '', `the wall clock went back ${Math.round(jump.backMs / 1000)} s: punches are marked unsynchronised until it passes ${new Date(jump.fromMs).toISOString()}`);
+      } else this.faults.clear('clock_jumped_back');
+    });
     this.controller = new AccessController({
       siteId: config.siteId,
       gateId: config.gateId,
       journal: this.journal,
       roster: this.roster,
-      lanes: this.lanes as ReadonlyMap<string, LaneActuator>,
+      lanes: this.actuators(),
       clock: this.clock,
       log,
       bootId: this.bootId,
-      clockSynced: this.opts.clockSynced ?? (() => true),
+      clockSynced: () => this.time.isSynced(),
+      lockedDown: (lane) => this.lockdown.has(lane),
     });
     this.signing = new ChainSigning({
       journal: this.journal,
-      signer: this.signer,
+      signer: { sigAlg: this.token.sigAlg, certSha256: () => this.journal.identity.certSha256, sign: (m) => this.token.sign(m) },
       clock: this.clock,
       log,
       maxEntriesPerSignature: config.publish.batchSize,
@@ -136,176 +195,97 @@ export class Gate extends EventEmitter<GateEvents> {
           : err instanceof SitegateError && err.code.startsWith('token_')
             ? 'token_unavailable'
             : 'sign_failed',
-      reopen: async () => this.signer.reopen?.(),
+      reopen: () => this.token.reopen(),
     });
-    this.controller.on('punch', (p, w) => {
-      this.indicate(p.lane, p.decision === 'granted' ? 'granted' : p.reason === 'not_registered' ? 'unknown' : 'denied');
-      this.emit('punch', p, w);
-    });
-    this.controller.on('relay', (p, ms) => this.emit('relay', p, ms));
-    this.controller.on('passage', (p) => this.emit('passage', p));
-    this.controller.on('journalled', () => this.signing.kick());
+    this.wireController();
     this.signing.on('signed', (h) => {
       this.emit('signed', h);
       this.publisher?.kick();
     });
-    this.signing.on('fault', (f) => this.emit('fault', f));
+    this.signing.on('fault', (f) => {
+      this.faults.raise('token_unavailable', '', `${f.message}; punches chain and wait for a signature`);
+      this.emit('fault', f);
+    });
+    this.signing.on('recovered', () => this.faults.clear('token_unavailable'));
 
     const interrupted = this.controller.closeInterruptedPassages();
     if (interrupted) log.warn({ interrupted }, 'passages cut short by the last stop were closed as interrupted');
     this.signing.kick();
 
-    const statusTopic = topics.gateStatus(config.siteId, config.gateId);
-    this.client = await connectMqtt({
-      url: config.mqtt.url,
-      username: config.mqtt.username ?? config.gateId,
-      password: readSecretFile(config.mqtt.passwordFile, 'MQTT password'),
-      clientId: `sitegate-gate-${config.gateId}`,
-      clean: false,
-      sessionExpirySec: 7 * 24 * 3600,
-      reconnectPeriodMs: config.mqtt.reconnectMinMs,
-      will: { topic: statusTopic, payload: JSON.stringify({ online: false }), qos: 1, retain: true },
+    this.commands = new GateCommands({
+      clock: this.clock,
       log,
+      target: {
+        laneNames: () => [...this.lanes.keys()],
+        openOnce: (lane, direction, who) => {
+          const r = this.openLane(lane, direction, who);
+          void r.passage;
+          return { punchId: r.entry.punchId };
+        },
+        setLockdown: (lanes, on) => this.setLockdown(lanes, on),
+        requestRosterResync: (commandId) => this.emit('resyncRoster', { commandId }),
+      },
     });
+    this.startLink();
     this.publisher = new Publisher({
       journal: this.journal,
-      client: this.client,
+      client: this.client!,
       siteId: config.siteId,
       clock: this.clock,
       log,
       batchSize: config.publish.batchSize,
       maxInFlight: config.publish.maxInFlight,
       ackTimeoutMs: config.publish.ackTimeoutMs,
-      onAck: (ids) => this.emit('acked', ids),
-    });
-    this.publisher.start();
-    this.startReaders(gpio);
-    this.startFireAlarm(gpio);
-    this.publishStatus();
-    log.info({ gateId: config.gateId, lanes: this.lanes.size, readers: this.readers.length, roster: this.roster.size() }, 'gate started');
-  }
-
-  private async defaultGpio(): Promise<GpioProvider> {
-    const g = this.opts.config.gpio;
-    if (g.driver === 'sim') {
-      throw new SitegateError('gpio_sim_needs_chip', 'gpio.driver "sim" runs only inside the demo or tests, which pass their simulated chip');
-    }
-    if (g.driver === 'socket') {
-      const client = new GpioSocketClient({
-        path: g.socket as string,
-        clock: this.clock,
-        onClose: (reason) => {
-          if (!this.stopped) this.opts.log.error({ reason }, 'GPIO socket lost: relays and readers are not driven');
-        },
-      });
-      await client.start();
-      this.gpioSocket = client;
-      return client;
-    }
-    return new OnoffGpioProvider(this.clock, { sysfsRoot: g.sysfsRoot });
-  }
-
-  private startLanes(gpio: GpioProvider): void {
-    for (const l of this.opts.config.lanes) {
-      const relayFor = (dir: 'in' | 'out') => {
-        const spec = l.relays[dir];
-        if (!spec) return new Relay(nullOutput(), this.clock, { name: `${l.name}.${dir}` });
-        // The line spec's activeLow is the board's polarity (the provider applies it); the relay's own
-        // inversion is the fail state: with failState 'free' the relay is held energised to lock.
-        const heldToLock = l.failState === 'free';
-        return new Relay(gpio.output(spec, relaySafeLevel(heldToLock)), this.clock, { name: `${l.name}.${dir}`, activeLow: heldToLock });
-      };
-      const lane = new TurnstileLane(
-        {
-          lane: l.name,
-          relays: { in: relayFor('in'), out: relayFor('out') },
-          passageSensor: gpio.input(l.passageSensor, { edge: 'both' }),
-          pulseMs: l.pulseMs,
-          passageTimeoutMs: l.passageTimeoutMs,
-          passageClearMs: l.passageClearMs,
-          holdMs: l.holdMs,
-        },
-        this.clock,
-      );
-      lane.start();
-      this.lanes.set(l.name, lane);
-      if (l.indicator) {
-        const out = (spec: typeof l.indicator.red) => (spec ? gpio.output(spec, 0) : undefined);
-        const indicator = new Indicator({ red: out(l.indicator.red), green: out(l.indicator.green), buzzer: out(l.indicator.buzzer) }, this.clock);
-        indicator.start();
-        this.indicators.set(l.name, indicator);
-      }
-    }
-  }
-
-  private startReaders(gpio: GpioProvider): void {
-    for (const r of this.opts.config.readers) {
-      const reader = new WiegandReader(this.wiegandEdges(gpio, r), this.clock, {
-        name: `${r.lane}.${r.direction}`,
-        frameGapMs: r.frameGapMs,
-      });
-      reader.on('frame', (f) => {
-        this.controller.handle({ kind: 'wiegand', number: String(f.value), lane: r.lane, direction: r.direction, readAtMono: this.clock.monotonic() });
-      });
-      reader.on('error', (e) => this.opts.log.warn({ reader: `${r.lane}.${r.direction}`, code: e.code }, `wiegand frame rejected: ${e.message}`));
-      reader.start();
-      this.readers.push(reader);
-    }
-  }
-
-  private wiegandEdges(gpio: GpioProvider, r: GateConfig['readers'][number]): EdgeSource {
-    const g = this.opts.config.gpio;
-    const mode = g.wiegandEdges ?? (this.opts.gpio === undefined && g.driver === 'onoff' ? 'gpiomon' : 'driver');
-    if (mode === 'driver') return new GpioEdgeSource(gpio, { d0: r.d0, d1: r.d1 });
-    const name = `${r.lane}.${r.direction}`;
-    return new GpiomonEdgeSource({
-      d0: r.d0,
-      d1: r.d1,
-      clock: this.clock,
-      commands: g.gpiomon,
-      onFault: (err) => {
-        this.opts.log.error({ reader: name, code: err.code }, err.message);
-        this.indicate(r.lane, 'fault');
+      onAck: (ids) => {
+        this.lastAckMs = this.clock.now();
+        this.emit('acked', ids);
       },
     });
+    this.publisher.start();
+    this.startReaders();
+    this.startFireAlarm();
+    this.faults.setListener(() => this.publishStatus());
+    this.scheduleStatus();
+    this.scheduleRetry();
+    log.info(
+      { gateId: config.gateId, lanes: this.lanes.size, readers: this.readers.length, roster: this.roster.size(), token: this.token.state },
+      'gate started',
+    );
   }
 
-  private startFireAlarm(gpio: GpioProvider): void {
-    const f = this.opts.config.fireAlarm;
-    if (!f) return;
-    this.fireAlarm = new FireAlarm({ input: gpio.input(f.input, { edge: 'both' }), activeLevel: f.activeLevel, debounceMs: f.debounceMs }, this.clock);
-    this.fireAlarm.onChange(({ active }) => {
-      for (const lane of this.lanes.values()) lane.setFreePassage(active);
-      this.opts.log.warn({ lanes: [...this.lanes.keys()] }, active ? 'FIRE ALARM: every lane held open' : 'fire alarm cleared: lanes back to normal');
-      this.emit('fireAlarm', {
-        kind: 'fire_alarm',
-        state: active ? 'active' : 'cleared',
-        gateId: this.opts.config.gateId,
-        lanes: [...this.lanes.keys()],
-        time: { ms: this.clock.now(), monoMs: Math.round(this.clock.monotonic()), clockSynced: (this.opts.clockSynced ?? (() => true))(), bootId: this.bootId },
-      });
-    });
-    this.fireAlarm.start();
+  get journalPath(): string {
+    return join(this.config.stateDir, 'journal.db');
   }
 
-  /** True while the fire alarm holds every lane open. */
-  get fireAlarmActive(): boolean {
-    return this.fireAlarm?.alarm ?? false;
+  get rosterPath(): string {
+    return join(this.config.stateDir, 'roster.db');
   }
 
-  /** Plays a lane's LED/buzzer pattern (a lane without indicator outputs ignores it). */
-  indicate(lane: string, pattern: IndicatorPattern): void {
-    this.indicators.get(lane)?.play(pattern);
+  // --- token -----------------------------------------------------------------------------
+
+  private async openToken(): Promise<void> {
+    const signer = this.opts.signer ?? this.pkcs11Signer();
+    this.token = new GateToken(signer, join(this.config.stateDir, 'gate-cert.der'));
+    if (!(await this.token.open())) {
+      const why = this.token.problem?.message ?? 'the token could not be opened';
+      this.faults.raise('token_unavailable', '', `${why}; punches chain and wait for a signature`);
+    }
   }
 
-  private loadRosterFile(): void {
-    const doc = readRosterFile(this.opts.config.roster.file);
-    const have = this.roster.version();
-    if (have === null || doc.version > have) this.roster.replace(doc);
+  /** The chain's certificate fingerprint: the token's, the one kept from its last open, or the journal's own. */
+  private chainCertSha256(): string {
+    const stored = Journal.storedIdentity(this.journalPath);
+    const sha = this.token.certSha256(stored?.certSha256 ?? null);
+    if (sha) return sha;
+    throw new SitegateError(
+      'token_never_read',
+      `the gate's token "${this.config.token.tokenLabel}" has never been read on this gate, so its chain has no identity yet: ` +
+        `plug the token in for the first start (${this.token.problem?.message ?? 'not opened'})`,
+    );
   }
 
   private pkcs11Signer(): Pkcs11Signer {
-    const t = this.opts.config.token;
+    const t = this.config.token;
     return new Pkcs11Signer({
       modulePath: t.module,
       tokenLabel: t.tokenLabel,
@@ -316,70 +296,484 @@ export class Gate extends EventEmitter<GateEvents> {
     });
   }
 
-  /** True while the lane has a passage open (a read then is ignored). */
-  laneBusy(lane: string): boolean {
-    return this.lanes.get(lane)?.busy ?? false;
+  // --- decisions -------------------------------------------------------------------------
+
+  private wireController(): void {
+    const { log } = this.opts;
+    this.controller.on('punch', (p, w) => {
+      if (p.credential.kind !== 'manual') this.indicate(p.lane, indicatorFor(p));
+      const event = passageEventOf(p);
+      if (event) this.publishEvent(event);
+      this.emit('punch', p, w);
+    });
+    this.controller.on('relay', (p, ms) => this.emit('relay', p, ms));
+    this.controller.on('passage', (p) => {
+      this.emit('passage', p);
+      this.applyPendingLane(this.journal.entriesOf(p.punchId).find((e) => e.type === 'punch')?.lane);
+    });
+    this.controller.on('journalled', () => {
+      if (this.journalFault) {
+        this.faults.clear(this.journalFault);
+        this.journalFault = null;
+        log.info('the journal takes entries again');
+      }
+      this.signing.kick();
+    });
+    this.controller.on('refused', (read, err) => {
+      this.indicate(read.lane, 'fault');
+      this.journalRefused(err);
+      const method = read.kind === 'manual' ? null : read.kind;
+      if (method) {
+        this.publishEvent(refusedEventOf({ gateId: this.config.gateId, lane: read.lane, direction: read.direction, method, code: err.code }, this.now()));
+      }
+    });
+    this.controller.on('held', (err) => this.journalRefused(err));
   }
 
-  status() {
-    const cert = this.signer.certificateDer();
-    const validity = certValidity(cert);
-    return {
-      online: true,
-      gateId: this.opts.config.gateId,
-      atMs: this.clock.now(),
-      bootId: this.bootId,
-      journal: { head: this.journal.head.seq, unacked: this.journal.unackedCount(), oldestUnackedMs: this.journal.oldestUnackedMs() },
-      signing: { ...this.signing.stats, token: this.signer.state },
-      publisher: this.publisher?.counters,
-      roster: { version: this.roster.version(), size: this.roster.size() },
-      counters: this.controller.counters,
-      certificate: {
-        sha256: this.signer.certSha256(),
-        subject: certSubject(cert),
-        notAfter: validity.notAfter.toISOString(),
-        pem: cert.toString('base64'),
+  private journalRefused(err: SitegateError): void {
+    if (this.journalFault === err.code) return;
+    if (this.journalFault) this.faults.clear(this.journalFault);
+    this.journalFault = err.code;
+    this.faults.raise(err.code, '', `${err.message}: swipes are refused and nothing opens until it can write again`);
+  }
+
+  /** True while the journal takes entries (false after a write failed, until one succeeds). */
+  get journalAccepting(): boolean {
+    return this.journalFault === null;
+  }
+
+  /**
+   * Opens a lane once for a technician or operator: journalled first as a manual open (credential
+   * kind `manual`, no worker), then the relay; `passage` settles with the outcome.
+   */
+  openLane(lane: string, direction: Direction, who: string, reason?: string): { entry: PunchEntry; passage: Promise<string> } {
+    let r;
+    try {
+      r = this.controller.manualOpen(lane, direction, who);
+    } catch (err) {
+      if (err instanceof SitegateError && err.code.startsWith('journal_')) this.journalRefused(err);
+      throw err;
+    }
+    this.opts.log.warn({ lane, direction, who, reason, punchId: r.entry.punchId }, `manual open of ${lane} ${direction} by ${who}`);
+    this.publishStatus();
+    return r;
+  }
+
+  setLockdown(lanes: string[], on: boolean): void {
+    for (const l of lanes) {
+      if (!this.lanes.has(l)) continue;
+      if (on) this.lockdown.add(l);
+      else this.lockdown.delete(l);
+    }
+    this.opts.log.warn({ lanes, lockdown: on }, on ? 'lanes locked down by an operator' : 'lanes released to normal operation');
+    this.publishStatus();
+  }
+
+  // --- hardware --------------------------------------------------------------------------
+
+  private async defaultGpio(): Promise<GpioProvider> {
+    const g = this.config.gpio;
+    if (g.driver === 'sim') {
+      throw new SitegateError('gpio_sim_needs_chip', 'gpio.driver "sim" runs only inside the demo or tests, which pass their simulated chip');
+    }
+    if (g.driver === 'socket') {
+      const client = new GpioSocketClient({
+        path: g.socket as string,
+        clock: this.clock,
+        onClose: (reason) => {
+          if (!this.stopped) {
+            this.opts.log.error({ reason }, 'GPIO socket lost: relays and readers are not driven');
+            this.faults.raise('gpio_lost', '', `GPIO socket lost (${reason}): relays and readers are not driven`);
+          }
+        },
+      });
+      await client.start();
+      this.gpioSocket = client;
+      return client;
+    }
+    return new OnoffGpioProvider(this.clock, { sysfsRoot: g.sysfsRoot });
+  }
+
+  private startLanes(): void {
+    const gpio = this.gpio;
+    for (const l of this.config.lanes) {
+      const relayFor = (dir: 'in' | 'out') => {
+        const spec = l.relays[dir];
+        if (!spec) return new Relay(nullOutput(), this.clock, { name: `${l.name}.${dir}` });
+        // The line spec's activeLow is the board's polarity (the provider applies it); the relay's own
+        // inversion is the fail state: with failState 'free' the relay is held energised to lock.
+        const heldToLock = l.failState === 'free';
+        return new Relay(gpio.output(spec, relaySafeLevel(heldToLock)), this.clock, { name: `${l.name}.${dir}`, activeLow: heldToLock });
+      };
+      const relays = { in: relayFor('in'), out: relayFor('out') };
+      const sensor = gpio.input(l.passageSensor, { edge: 'both' });
+      const turnstile = this.turnstile(l, relays, sensor);
+      turnstile.start();
+      this.lanes.set(l.name, { relays, sensor, turnstile, pending: null });
+      if (l.indicator) {
+        const out = (spec: typeof l.indicator.red) => (spec ? gpio.output(spec, 0) : undefined);
+        const indicator = new Indicator({ red: out(l.indicator.red), green: out(l.indicator.green), buzzer: out(l.indicator.buzzer) }, this.clock);
+        indicator.start();
+        this.indicators.set(l.name, indicator);
+      }
+    }
+  }
+
+  private turnstile(l: GateConfig['lanes'][number], relays: LaneParts['relays'], sensor: InputLine): TurnstileLane {
+    return new TurnstileLane(
+      {
+        lane: l.name,
+        relays,
+        passageSensor: sensor,
+        pulseMs: l.pulseMs,
+        passageTimeoutMs: l.passageTimeoutMs,
+        passageClearMs: l.passageClearMs,
+        holdMs: l.holdMs,
       },
+      this.clock,
+    );
+  }
+
+  /** The controller looks lanes up on every read, so a lane rebuilt by a reload is picked up at once. */
+  private actuators(): ReadonlyMap<string, LaneActuator> {
+    const lanes = this.lanes;
+    return {
+      get: (name: string) => lanes.get(name)?.turnstile,
+      has: (name: string) => lanes.has(name),
+      get size() {
+        return lanes.size;
+      },
+    } as unknown as ReadonlyMap<string, LaneActuator>;
+  }
+
+  private readerDeps(): ReaderDeps {
+    const g = this.config.gpio;
+    const mode = g.wiegandEdges ?? (this.opts.gpio === undefined && g.driver === 'onoff' ? 'gpiomon' : 'driver');
+    return {
+      gpio: this.gpio,
+      clock: this.clock,
+      log: this.opts.log,
+      wiegandEdges: mode,
+      gpiomonCommands: g.gpiomon,
+      i2cOpener: this.opts.i2cOpener,
+      samOpener: this.opts.samOpener,
     };
   }
 
+  private makeReader(spec: GateConfig['readers'][number]): GateReader {
+    return buildReader(spec, this.readerDeps(), {
+      credential: (_r, read) => this.controller.handle(read),
+      fault: (r, err) => {
+        this.faults.raise('reader_fault', r.name, `${r.kind} reader at ${r.device}: ${err.message}`);
+        this.indicate(r.lane, 'fault');
+      },
+      recovered: (r) => this.faults.clear('reader_fault', r.name),
+    });
+  }
+
+  private startReaders(): void {
+    for (const spec of this.config.readers) {
+      const reader = this.makeReader(spec);
+      reader.start();
+      this.readers.push(reader);
+    }
+  }
+
+  private startFireAlarm(): void {
+    const f = this.config.fireAlarm;
+    if (!f) return;
+    this.fireAlarm = new FireAlarm({ input: this.gpio.input(f.input, { edge: 'both' }), activeLevel: f.activeLevel, debounceMs: f.debounceMs }, this.clock);
+    this.fireAlarm.onChange(({ active }) => {
+      for (const lane of this.lanes.values()) lane.turnstile.setFreePassage(active);
+      const lanes = [...this.lanes.keys()];
+      this.opts.log.warn({ lanes }, active ? 'FIRE ALARM: every lane held open' : 'fire alarm cleared: lanes back to normal');
+      const time = this.now();
+      const event: FireAlarmEvent = { v: 1, kind: 'fire_alarm', event_type: 'fire_alarm', state: active ? 'active' : 'cleared', gateId: this.config.gateId, lanes, atMs: time.ms, time };
+      this.fireEvents.push(event);
+      if (this.fireEvents.length > FIRE_EVENTS_KEPT) this.fireEvents.shift();
+      if (active) this.faults.raise('fire_alarm', '', `fire alarm active since ${new Date(time.ms).toISOString()}: every lane held open`);
+      else this.faults.clear('fire_alarm');
+      this.publishEvent(event);
+      this.emit('fireAlarm', event);
+    });
+    this.fireAlarm.start();
+  }
+
+  /** True while the fire alarm holds every lane open. */
+  get fireAlarmActive(): boolean {
+    return this.fireAlarm?.alarm ?? false;
+  }
+
+  /** The fire alarm's recent changes, oldest first (punch-less events kept for `sitegate status`). */
+  fireAlarmEvents(): readonly FireAlarmEvent[] {
+    return this.fireEvents;
+  }
+
+  /** Plays a lane's LED/buzzer pattern (a lane without indicator outputs ignores it). */
+  indicate(lane: string, pattern: IndicatorPattern): void {
+    this.indicators.get(lane)?.play(pattern);
+  }
+
+  /** The pattern a lane's indicator plays now (null: none, or no indicator). */
+  indicatorPlaying(lane: string): IndicatorPattern | null {
+    return this.indicators.get(lane)?.playing ?? null;
+  }
+
+  private loadRosterFile(): void {
+    const doc = readRosterFile(this.config.roster.file);
+    const have = this.roster.version();
+    if (have === null || doc.version > have) this.roster.replace(doc);
+  }
+
+  /** True while the lane has a passage open (a read then is ignored). */
+  laneBusy(lane: string): boolean {
+    return this.lanes.get(lane)?.turnstile.busy ?? false;
+  }
+
+  laneMode(lane: string): LaneMode {
+    const l = this.lanes.get(lane);
+    if (this.lockdown.has(lane)) return 'lockdown';
+    return l && (l.turnstile.busy || l.turnstile.freePassage) ? 'open' : 'normal';
+  }
+
+  readerList(): readonly GateReader[] {
+    return this.readers;
+  }
+
+  // --- MQTT ------------------------------------------------------------------------------
+
+  private startLink(): void {
+    const { log } = this.opts;
+    const c = this.config;
+    const statusTopic = topics.gateStatus(c.siteId, c.gateId);
+    this.client = openGateLink({
+      url: c.mqtt.url,
+      username: c.mqtt.username ?? c.gateId,
+      password: readSecretFile(c.mqtt.passwordFile, 'MQTT password'),
+      clientId: `sitegate-gate-${c.gateId}`,
+      reconnectPeriodMs: c.mqtt.reconnectMinMs,
+      keepaliveS: c.mqtt.keepaliveS,
+      ca: c.mqtt.caFile ? readFileSync(c.mqtt.caFile) : undefined,
+      will: { topic: statusTopic, payload: JSON.stringify({ online: false }) },
+      log,
+      onUp: () => {
+        this.faults.clear('hub_unreachable');
+        this.client?.subscribe(topics.gateCmd(c.siteId, c.gateId), { qos: 1 }, (err) => {
+          if (err) log.warn({ err: err.message }, 'cannot subscribe to the command topic');
+        });
+        this.publishStatus();
+      },
+      onDown: (why) => {
+        if (!this.stopped) this.faults.raise('hub_unreachable', '', `the broker at ${c.mqtt.url} is unreachable (${why}): punches stay in the journal`);
+      },
+    });
+    this.client.on('message', (topic, payload) => {
+      if (topic !== topics.gateCmd(c.siteId, c.gateId)) return;
+      const ack = this.commands.handle(payload);
+      this.client?.publish(topics.gateCmdAck(c.siteId, c.gateId), JSON.stringify(ack), { qos: 1 });
+      this.emit('commandAck', ack);
+    });
+  }
+
+  private publishEvent(event: object): void {
+    const c = this.client;
+    if (!c?.connected) return;
+    c.publish(topics.gateEvent(this.config.siteId, this.config.gateId), JSON.stringify(event), { qos: 0 });
+  }
+
   private publishStatus(): void {
-    if (!this.client || this.stopped) return;
+    if (!this.client?.connected || this.stopped || !this.journal) return;
     try {
-      this.client.publish(topics.gateStatus(this.opts.config.siteId, this.opts.config.gateId), JSON.stringify(this.status()), {
+      this.client.publish(topics.gateStatus(this.config.siteId, this.config.gateId), JSON.stringify(mqttStatus(this.snapshot(), this.bootId)), {
         qos: 1,
         retain: true,
       });
     } catch (err) {
       this.opts.log.warn({ err: errorMessage(err) }, 'status not published');
     }
-    this.statusTimer = this.clock.setTimeout(() => this.publishStatus(), this.opts.statusEveryMs ?? 10_000);
+  }
+
+  private scheduleStatus(): void {
+    this.statusTimer = this.clock.setTimeout(() => {
+      this.publishStatus();
+      this.scheduleStatus();
+    }, this.opts.statusEveryMs ?? 10_000);
+  }
+
+  private scheduleRetry(): void {
+    this.retryTimer = this.clock.setTimeout(() => {
+      this.controller.retryHeld();
+      this.time.isSynced(); // notices a clock that jumped while nobody swiped
+      this.scheduleRetry();
+    }, this.opts.retryEveryMs ?? 5000);
+  }
+
+  // --- status and control ----------------------------------------------------------------
+
+  private now(): PunchTime {
+    return { ms: this.clock.now(), clockSynced: this.time.isSynced(), bootId: this.bootId, monoMs: Math.round(this.clock.monotonic()) };
+  }
+
+  /** Everything the status documents are made from, at this moment. */
+  snapshot(): GateSnapshot {
+    const relays: GateSnapshot['relays'] = [];
+    for (const [lane, l] of this.lanes) {
+      for (const direction of ['in', 'out'] as const) {
+        if (!this.config.lanes.find((c) => c.name === lane)?.relays[direction]) continue;
+        const s = l.relays[direction].stats();
+        relays.push({ lane, direction, active: l.relays[direction].active, pulses: s.pulses, writeErrors: s.writeErrors });
+      }
+    }
+    return {
+      siteId: this.config.siteId,
+      gateId: this.config.gateId,
+      version: packageVersion(),
+      uptimeS: (this.clock.monotonic() - this.startedMono) / 1000,
+      nowMs: this.clock.now(),
+      clockSynced: this.time.isSynced(),
+      readers: this.readers.map((r) => ({ name: r.name, kind: r.kind, lane: r.lane, direction: r.direction, device: r.device, health: r.health() })),
+      relays,
+      lanes: Object.fromEntries([...this.lanes.keys()].map((l) => [l, this.laneMode(l)])),
+      fireAlarm: this.fireAlarm ? (this.fireAlarm.alarm ? 'active' : 'normal') : 'not-wired',
+      token: { state: this.token.state, certDer: this.token.certificateDer() },
+      roster: { version: this.roster.version(), size: this.roster.size() },
+      journal: {
+        headSeq: this.journal.head.seq,
+        unacked: this.journal.unackedCount(),
+        oldestUnackedMs: this.journal.oldestUnackedMs(),
+        accepting: this.journalAccepting,
+      },
+      hub: { connected: this.client?.connected ?? false, lastAckMs: this.lastAckMs, inFlight: this.publisher?.inFlightCount ?? 0 },
+      faults: this.faults.list(),
+    };
+  }
+
+  /** The retained MQTT status document (also what `status` used to return). */
+  status(): ReturnType<typeof mqttStatus> {
+    return mqttStatus(this.snapshot(), this.bootId);
+  }
+
+  /** DaemonHandle: the watchdog asks this. Only a journal that does not answer is unhealthy. */
+  healthy(): HealthResult {
+    return sqliteHealth('the journal', this.journal.db)();
+  }
+
+  statusLine(): string {
+    return statusLine(this.snapshot());
+  }
+
+  control(): ControlHandlers {
+    this.controlProvider ??= new GateControlProvider(this);
+    return gateHandlers(this.controlProvider);
+  }
+
+  // --- reload ----------------------------------------------------------------------------
+
+  /**
+   * Re-reads the config file and applies what can change under a running gate (reader poll
+   * settings, lane timings) without dropping a punch: a reader is rebuilt between two polls, a
+   * lane once its passage has settled. Anything else, or an invalid file, throws and the old
+   * config stays in force.
+   */
+  async reload(): Promise<void> {
+    if (!this.opts.configPath) throw new SitegateError('reload_no_file', 'this gate was started without a config file to re-read');
+    const next = loadConfigFile(gateConfigSchema, this.opts.configPath);
+    const plan = planReload(this.config, next);
+    for (const i of plan.readers) {
+      const old = this.readers[i];
+      await old.stop();
+      const reader = this.makeReader(next.readers[i]);
+      this.readers[i] = reader;
+      if (!this.stopped) reader.start();
+    }
+    for (const name of plan.lanes) {
+      const parts = this.lanes.get(name);
+      const spec = next.lanes.find((l) => l.name === name);
+      if (!parts || !spec) continue;
+      parts.pending = spec;
+      this.applyPendingLane(name);
+    }
+    this.config = next;
+    this.opts.log.info({ readers: plan.readers.length, lanes: plan.lanes }, 'config reloaded');
+    this.emit('reloaded', next);
+  }
+
+  private applyPendingLane(name: string | undefined): void {
+    if (!name) return;
+    const parts = this.lanes.get(name);
+    if (!parts?.pending || parts.turnstile.busy || this.stopped) return;
+    const spec = parts.pending;
+    parts.pending = null;
+    const free = parts.turnstile.freePassage;
+    parts.turnstile.stop();
+    parts.turnstile = this.turnstile(spec, parts.relays, parts.sensor);
+    parts.turnstile.start();
+    if (free) parts.turnstile.setFreePassage(true);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.statusTimer) this.clock.clearTimeout(this.statusTimer);
-    for (const r of this.readers) r.stop();
+    if (this.retryTimer) this.clock.clearTimeout(this.retryTimer);
+    for (const r of this.readers) await r.stop().catch(() => undefined);
     this.fireAlarm?.stop();
     for (const i of this.indicators.values()) i.stop();
-    for (const l of this.lanes.values()) l.stop();
+    for (const l of this.lanes.values()) l.turnstile.stop();
     this.signing?.stop();
     this.publisher?.stop();
     if (this.client) {
-      const t = topics.gateStatus(this.opts.config.siteId, this.opts.config.gateId);
-      await this.client.publishAsync(t, JSON.stringify({ online: false }), { qos: 1, retain: true }).catch(() => undefined);
-      await this.client.endAsync().catch(() => undefined);
+      const t = topics.gateStatus(this.config.siteId, this.config.gateId);
+      if (this.client.connected) await this.client.publishAsync(t, JSON.stringify({ online: false }), { qos: 1, retain: true }).catch(() => undefined);
+      await this.client.endAsync(true).catch(() => undefined);
       this.client = null;
     }
-    await this.signer?.close?.();
+    this.controlProvider?.close();
+    for (const line of this.requested.splice(0).reverse()) {
+      try {
+        line.close();
+      } catch {
+        // already released by its owner
+      }
+    }
+    await this.token?.close().catch(() => undefined);
     this.journal?.close();
     this.roster?.close();
     this.gpioSocket?.stop();
   }
 }
 
+/** The provider, noting every line it hands out so that stop() can release them all. */
+function tracked(gpio: GpioProvider, into: { close(): void }[]): GpioProvider {
+  return {
+    output: (spec, initial) => {
+      const line = gpio.output(spec, initial);
+      into.push(line);
+      return line;
+    },
+    input: (spec, opts) => {
+      const line = gpio.input(spec, opts);
+      into.push(line);
+      return line;
+    },
+  };
+}
+
 /** A relay slot the lane does not wire (a one-way lane). */
 function nullOutput() {
   let v: 0 | 1 = 0;
   return { write: (x: 0 | 1) => void (v = x), read: () => v, close: () => undefined };
+}
+
+let version: string | null = null;
+
+/** The package's version, read once (src/gate and dist/gate both sit two levels below package.json). */
+export function packageVersion(): string {
+  if (version === null) {
+    try {
+      version = String((JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? '0.0.0');
+    } catch {
+      version = '0.0.0';
+    }
+  }
+  return version;
 }

@@ -24,7 +24,7 @@ export const punchEntrySchema = z.strictObject({
   direction: z.enum(['in', 'out']),
   time: punchTime,
   workerId: z.string().min(1).max(64).nullable(),
-  credential: z.strictObject({ kind: z.enum(['card', 'wiegand', 'idcard', 'face']), hmac: hex64 }),
+  credential: z.strictObject({ kind: z.enum(['card', 'wiegand', 'idcard', 'face', 'manual']), hmac: hex64 }),
   decision: z.enum(['granted', 'denied']),
   reason: z.string().min(1).max(64),
   face: z.strictObject({ score: z.number(), liveness: z.number() }).nullable(),

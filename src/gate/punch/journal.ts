@@ -86,6 +86,14 @@ export class Journal {
       ),
       pruneHeads: this.db.prepare('DELETE FROM heads WHERE seq < ? AND seq < (SELECT MAX(seq) FROM heads)'),
       minSeq: this.db.prepare('SELECT MIN(seq) AS s FROM entries WHERE acked = 0'),
+      lastPunches: this.db.prepare(
+        `SELECT p.body, p.acked, (SELECT q.body FROM entries q WHERE q.punch_id = p.punch_id AND q.type = 'passage' LIMIT 1) AS passage
+           FROM entries p WHERE p.type = 'punch' ORDER BY p.seq DESC LIMIT ?`,
+      ),
+      pendingPunches: this.db.prepare(
+        `SELECT p.body, p.acked, (SELECT q.body FROM entries q WHERE q.punch_id = p.punch_id AND q.type = 'passage' LIMIT 1) AS passage
+           FROM entries p WHERE p.acked = 0 AND p.type = 'punch' ORDER BY p.seq LIMIT ?`,
+      ),
     };
     this.appendTx = this.db.transaction((entry: JournalEntry, body: string, hash: string, decision: string | null) => {
       this.stmt.insert.run(entry.seq, entry.type, entry.punchId, body, hash, decision, this.wallClock());
@@ -225,6 +233,37 @@ export class Journal {
     return { entries, heads };
   }
 
+  /** The newest punches, newest first, each with its passage outcome (null: none yet or denied). */
+  lastPunches(n: number): PunchWithPassage[] {
+    return (this.stmt.lastPunches.all(n) as PunchRow[]).map(punchFromRow);
+  }
+
+  /** Punches the hub has not acknowledged, oldest first, each with its passage outcome. */
+  pendingPunches(limit: number): PunchWithPassage[] {
+    return (this.stmt.pendingPunches.all(limit) as PunchRow[]).map(punchFromRow);
+  }
+
+  /**
+   * The identity a journal file was started with, without opening it for writing; null when the
+   * file does not exist or holds none (a gate that starts without its token chains under it).
+   */
+  static storedIdentity(path: string): JournalIdentity | null {
+    let db: Database.Database;
+    try {
+      db = new Database(path, { readonly: true, fileMustExist: true });
+    } catch {
+      return null;
+    }
+    try {
+      const row = db.prepare("SELECT value FROM meta WHERE key = 'identity'").get() as { value: string } | undefined;
+      return row ? (JSON.parse(row.value) as JournalIdentity) : null;
+    } catch {
+      return null;
+    } finally {
+      db.close();
+    }
+  }
+
   /** Granted punches with no passage entry: cut by a crash or a stop. */
   danglingGrantedPunches(): PunchEntry[] {
     return (this.stmt.dangling.all() as { body: string }[]).map((r) => JSON.parse(r.body) as PunchEntry);
@@ -298,6 +337,27 @@ export class Journal {
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+export interface PunchWithPassage {
+  punch: PunchEntry;
+  /** the hub has acknowledged the punch entry */
+  acked: boolean;
+  passage: PassageEntry['outcome'] | null;
+}
+
+interface PunchRow {
+  body: string;
+  acked: number;
+  passage: string | null;
+}
+
+function punchFromRow(r: PunchRow): PunchWithPassage {
+  return {
+    punch: JSON.parse(r.body) as PunchEntry,
+    acked: r.acked === 1,
+    passage: r.passage ? (JSON.parse(r.passage) as PassageEntry).outcome : null,
+  };
 }
 
 interface HeadRow {
