@@ -6,7 +6,7 @@ import { loadConfigFile } from '../config/load.js';
 import { systemClock } from '../core/clock.js';
 import { errorMessage, SitegateError } from '../core/errors.js';
 import { shanghaiDate } from '../core/shanghai-time.js';
-import { readRegistryFile } from '../hub/registry-file.js';
+import { readRegistryWorkers } from '../hub/registry-file.js';
 import { dailyReport, reportCsv, reportText, type ReportWorkerInfo } from '../hub/report.js';
 import { SecurityToken } from '../hub/security-token.js';
 import { sendHubCommand } from './hub-command-client.js';
@@ -83,7 +83,7 @@ export function registerHubOperatorCommands(hub: Command): void {
         const config = loadConfigFile(hubConfigSchema, o.config);
         let workers: Map<string, ReportWorkerInfo> | undefined;
         try {
-          workers = readRegistryFile(config.registry.workersFile);
+          workers = readRegistryWorkers(config.stateDir);
         } catch {
           workers = undefined; // names and teams then come from the upload queue
         }

@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
+import { join } from 'node:path';
+import { loadConfigFile } from '../config/load.js';
+import { hubConfigSchema } from '../config/hub-config.js';
 import { errorMessage } from '../core/errors.js';
 import { rosterKeyFingerprint, rosterPublicKeyText } from '../core/roster-message.js';
 import { readOrCreateRosterKey } from '../hub/roster-key.js';
 
-const DEFAULT_KEY_FILE = '/var/lib/sitegate-hub/roster-key.pem';
 
 /**
  * `sitegate hub roster-key`: the hub's roster signing key (created on first use) and the line
@@ -13,10 +15,15 @@ export function registerHubRosterKey(hub: Command): void {
   hub
     .command('roster-key')
     .description("show the hub's roster signing key (creating it if missing) and the public key each gate pins")
-    .option('--key-file <path>', 'the hub\'s Ed25519 roster key (PEM); same as hub.yaml roster.keyFile', DEFAULT_KEY_FILE)
+    .option('-c, --config <path>', 'hub config: the key file is its rosterSigning.keyFile (default stateDir/roster-key.pem)', '/etc/sitegate/hub.yaml')
+    .option('--key-file <path>', "the hub's Ed25519 roster key (PEM), instead of the config's")
     .option('--json', 'print JSON')
-    .action((o: { keyFile: string; json?: boolean }) => {
+    .action((o: { config: string; keyFile?: string; json?: boolean }) => {
       try {
+        if (!o.keyFile) {
+          const config = loadConfigFile(hubConfigSchema, o.config);
+          o.keyFile = config.rosterSigning.keyFile ?? join(config.stateDir, 'roster-key.pem');
+        }
         const { key, created } = readOrCreateRosterKey(o.keyFile);
         const publicKey = rosterPublicKeyText(key);
         const fingerprint = rosterKeyFingerprint(key);

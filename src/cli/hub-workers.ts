@@ -10,7 +10,7 @@ import type { SiteStatus } from '../core/worker.js';
 import { storeEnrolmentPhoto } from '../hub/registry/face-photos.js';
 import { isCalendarDay, normalizeDay } from '../hub/registry/field-values.js';
 import { parseImportFile, type RowError } from '../hub/registry/import-file.js';
-import { RegistryStore } from '../hub/registry/registry-store.js';
+import { RegistryStore, registryPath } from '../hub/registry/registry-store.js';
 import type { WorkerRecord } from '../hub/registry/worker-record.js';
 
 /**
@@ -152,10 +152,6 @@ function run(o: Common, body: (store: RegistryStore, stateDir: string) => number
   }
 }
 
-/** Where the hub keeps its registry database. */
-export function registryPath(stateDir: string): string {
-  return join(stateDir, 'registry.db');
-}
 
 function mustFind(store: RegistryStore, ref: string): WorkerRecord {
   const w = store.find(ref);

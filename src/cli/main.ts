@@ -54,7 +54,7 @@ hubCommand
       'hub',
       log,
       async () => {
-        const hub = new Hub({ config: loadConfigFile(hubConfigSchema, o.config), log });
+        const hub = new Hub({ config: loadConfigFile(hubConfigSchema, o.config), loadConfig: () => loadConfigFile(hubConfigSchema, o.config), log });
         await hub.start();
         return hub;
       },

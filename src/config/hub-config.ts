@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { siteRulesSchema } from '../core/site-rules.js';
 import { PROFILES } from '../municipal/profiles.js';
 import { mqttSection, topicId } from './common.js';
 
@@ -10,14 +11,40 @@ export const hubConfigSchema = z.strictObject({
   gates: z.array(z.strictObject({
     gateId: topicId,
     certFile: z.string().min(1),
+    /**
+     * The chain epoch the hub accepts from this gate. A gate that starts a new chain (a new
+     * controller, a wiped journal) is re-commissioned by raising this and reloading the hub;
+     * batches of any other epoch are rejected, counted and shown in the status.
+     */
     epoch: z.number().int().min(0).default(1),
     /** lanes shown to Home Assistant (a lock entity each); lanes a gate reports in its status are added */
     lanes: z.array(topicId).default([]),
   })).default([]),
   registry: z.strictObject({
-    /** workers file (JSON) until the registry issue brings import and edit */
-    workersFile: z.string().min(1),
-  }),
+    /**
+     * A workers file (CSV or JSON as `sitegate hub workers import` reads it, or the older
+     * `{ workers: [{ workerId, name, idNumber, projectCode, teamSysNo }] }` list) imported into
+     * the registry database at start, once for each content of the file. The registry itself
+     * lives in stateDir/registry.db and is edited with `sitegate hub workers …`.
+     */
+    workersFile: z.string().min(1).optional(),
+    /** how often the hub looks for registry changes made by the CLI (another process) */
+    pollMs: z.number().int().min(100).max(60_000).default(2000),
+  }).prefault({}),
+  /** the site's access rules; they travel to the gates in the signed roster */
+  rules: siteRulesSchema.prefault({}),
+  /** the hub's roster signing key (Ed25519, PKCS#8 PEM); the gates pin its public half */
+  rosterSigning: z.strictObject({
+    /** created (mode 0600) at the first start when absent; default stateDir/roster-key.pem */
+    keyFile: z.string().min(1).optional(),
+  }).prefault({}),
+  /** photos the gates publish apart from their punches */
+  photos: z.strictObject({
+    /** a photo larger than this (JPEG bytes) is refused */
+    maxBytes: z.number().int().min(1024).max(8 * 1024 * 1024).default(1024 * 1024),
+    /** a face punch's platform row waits this long for its photo, then goes without one */
+    waitMs: z.number().int().min(0).default(120_000),
+  }).prefault({}),
   platform: z.strictObject({
     /** platform profile: national, or a province's (shanghai) */
     profile: z.string().min(1).default('national'),

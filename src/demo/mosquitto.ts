@@ -5,7 +5,7 @@ import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { sleep, systemClock, type Clock } from '../core/clock.js';
 import { SitegateError } from '../core/errors.js';
-import { writeBrokerFiles, type BrokerFilesOptions, type GateAccount, type BrokerAccount, type SiteAccounts } from '../mqtt/broker-config.js';
+import { writeBrokerFiles, type BrokerFilesOptions, type GateAccount, type BrokerAccount, type OperatorAccount, type SiteAccounts } from '../mqtt/broker-config.js';
 
 export interface MosquittoBrokerOptions {
   /** Directory for the conf, passwd, acl, data/ and mosquitto.log; absolute. */
@@ -13,6 +13,8 @@ export interface MosquittoBrokerOptions {
   siteId: string;
   hub: BrokerAccount;
   gates: GateAccount[];
+  /** the site's dashboard account (Home Assistant): status, events and discovery to read, commands to write */
+  operator?: OperatorAccount;
   /** 0 or absent: pick a free port at the first start and keep it across restarts. */
   port?: number;
   otherSites?: SiteAccounts[];
@@ -67,6 +69,7 @@ export class MosquittoBroker {
       siteId: this.opts.siteId,
       hub: this.opts.hub,
       gates: this.opts.gates,
+      ...(this.opts.operator ? { operator: this.opts.operator } : {}),
       otherSites: this.opts.otherSites,
       port: this.chosenPort,
       bindAddress: HOST,

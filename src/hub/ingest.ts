@@ -17,6 +17,15 @@ export interface PinnedGate {
   notAfterMs: number;
 }
 
+/** A gate sending a chain of an epoch it is not commissioned for (a new controller, a wiped journal, a replay). */
+export interface EpochMismatch {
+  epoch: number;
+  commissioned: number;
+  /** batches refused for this epoch */
+  batches: number;
+  lastMs: number;
+}
+
 export type RejectReason =
   | 'bad_topic'
   | 'malformed'
@@ -68,7 +77,19 @@ export class Ingest {
     altered: 0,
   };
 
+  /** Per gate: the last batch refused for an epoch other than the commissioned one (shown in the status). */
+  readonly epochMismatches = new Map<string, EpochMismatch>();
+
   constructor(private readonly opts: IngestOptions) {}
+
+  /** Forgets mismatches the current commissioning has settled (call after the gates are re-read). */
+  settleEpochMismatches(): void {
+    const gates = this.opts.gates();
+    for (const [gateId, m] of this.epochMismatches) {
+      const g = gates.get(gateId);
+      if (!g || g.epoch === m.epoch) this.epochMismatches.delete(gateId);
+    }
+  }
 
   handle(topic: string, payload: Buffer): IngestOutcome {
     this.counters.batches++;
@@ -90,7 +111,16 @@ export class Ingest {
     if (batch.entries.some((e) => e.gateId !== batch.gateId)) return reject('gate_mismatch', 'an entry names another gate');
     const gate = this.opts.gates().get(batch.gateId);
     if (!gate) return reject('unknown_gate', `gate ${batch.gateId} is not commissioned at this hub`);
-    if (batch.epoch !== gate.epoch) return reject('unexpected_epoch', `epoch ${batch.epoch}, commissioned ${gate.epoch}`);
+    if (batch.epoch !== gate.epoch) {
+      const seen = this.epochMismatches.get(gate.gateId);
+      this.epochMismatches.set(gate.gateId, {
+        epoch: batch.epoch,
+        commissioned: gate.epoch,
+        batches: (seen?.epoch === batch.epoch ? seen.batches : 0) + 1,
+        lastMs: this.opts.now(),
+      });
+      return reject('unexpected_epoch', `epoch ${batch.epoch}, commissioned ${gate.epoch}: re-commission the gate (gates[].epoch) to accept a new chain`);
+    }
     if (batch.head.certSha256 !== gate.certSha256) return reject('cert_not_pinned', 'head is signed with a certificate other than the pinned one');
     const msg = headMessage(batch.gateId, batch.head.seq, batch.head.hash);
     if (!this.opts.verify(gate.certDer, batch.head.sigAlg, msg, Buffer.from(batch.head.sig, 'base64'))) {
@@ -112,14 +142,14 @@ export class Ingest {
       let replayed = 0;
       for (const e of batch.entries) {
         if (e.seq >= nextSeq) break;
-        const stored = store.hashAt(batch.gateId, e.seq);
+        const stored = store.hashAt(batch.gateId, gate.epoch, e.seq);
         if (stored !== entryHash(e)) return reject('altered', `entry seq ${e.seq} differs from the one stored`);
         replayed++;
       }
       const fresh = batch.entries.slice(replayed);
       const punchIds = [...new Set(batch.entries.map((e) => e.punchId))];
       if (!fresh.length) {
-        if (store.hashAt(batch.gateId, batch.head.seq) !== batch.head.hash) return reject('altered', 'replayed head differs');
+        if (store.hashAt(batch.gateId, gate.epoch, batch.head.seq) !== batch.head.hash) return reject('altered', 'replayed head differs');
         this.counters.replayed += replayed;
         return { kind: 'stored', ack: { gateId: batch.gateId, seq: nextSeq - 1, punchIds }, newEntries: 0, replayed, quarantined: false, stored: [] };
       }

@@ -9,7 +9,8 @@ export interface RowPolicy {
 }
 
 export type RowDecision =
-  | { kind: 'row'; row: PlatformRow }
+  /** `row.timeMs` is the punch's time as the gate saw it: the caller corrects an unsynchronised one */
+  | { kind: 'row'; row: PlatformRow; punch: PunchEntry }
   | { kind: 'skip'; reason: 'not_a_passage' | 'passage_not_counted' | 'punch_missing' | 'punch_denied' }
   | { kind: 'unknown_worker'; punchId: string };
 
@@ -28,7 +29,8 @@ export function platformRowFor(
   if (!counted) return { kind: 'skip', reason: 'passage_not_counted' };
   const punch = findPunch(passage.punchId);
   if (!punch) return { kind: 'skip', reason: 'punch_missing' };
-  if (punch.decision !== 'granted' || !punch.workerId) return { kind: 'skip', reason: 'punch_denied' };
+  // a technician's manual open is journalled as a granted punch, but it is nobody's attendance
+  if (punch.decision !== 'granted' || !punch.workerId || punch.credential.kind === 'manual') return { kind: 'skip', reason: 'punch_denied' };
   const worker = findWorker(punch.workerId);
   if (!worker) return { kind: 'unknown_worker', punchId: punch.punchId };
   const attendType = policy.attendTypes[punch.credential.kind];
@@ -49,5 +51,6 @@ export function platformRowFor(
       ...(policy.location ? { lng: policy.location.lng, lat: policy.location.lat } : {}),
       credentialKind: punch.credential.kind,
     },
+    punch,
   };
 }

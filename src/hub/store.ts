@@ -27,9 +27,12 @@ export class HubStore {
         epoch INTEGER NOT NULL,
         next_seq INTEGER NOT NULL,
         last_hash TEXT NOT NULL
-      );
+      );`);
+    migrateToEpochs(this.db);
+    this.db.exec(`
       CREATE TABLE IF NOT EXISTS entries (
         gate_id TEXT NOT NULL,
+        epoch INTEGER NOT NULL,
         seq INTEGER NOT NULL,
         type TEXT NOT NULL,
         punch_id TEXT NOT NULL,
@@ -37,19 +40,21 @@ export class HubStore {
         hash TEXT NOT NULL,
         received_ms INTEGER NOT NULL,
         quarantined INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (gate_id, seq)
+        PRIMARY KEY (gate_id, epoch, seq)
       );
       CREATE INDEX IF NOT EXISTS entries_punch ON entries (punch_id, type);
       CREATE TABLE IF NOT EXISTS heads (
         gate_id TEXT NOT NULL,
+        epoch INTEGER NOT NULL,
         seq INTEGER NOT NULL,
         hash TEXT NOT NULL,
         sig_alg TEXT NOT NULL,
         sig TEXT NOT NULL,
         cert_sha256 TEXT NOT NULL,
         received_ms INTEGER NOT NULL,
-        PRIMARY KEY (gate_id, seq)
+        PRIMARY KEY (gate_id, epoch, seq)
       );
+      CREATE TABLE IF NOT EXISTS hub_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     `);
     this.stmt = {
       chain: this.db.prepare('SELECT gate_id, epoch, next_seq, last_hash FROM chains WHERE gate_id = ?'),
@@ -58,15 +63,17 @@ export class HubStore {
           'ON CONFLICT (gate_id) DO UPDATE SET epoch = excluded.epoch, next_seq = excluded.next_seq, last_hash = excluded.last_hash',
       ),
       insertEntry: this.db.prepare(
-        'INSERT INTO entries (gate_id, seq, type, punch_id, body, hash, received_ms, quarantined) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO entries (gate_id, epoch, seq, type, punch_id, body, hash, received_ms, quarantined) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       insertHead: this.db.prepare(
-        'INSERT OR IGNORE INTO heads (gate_id, seq, hash, sig_alg, sig, cert_sha256, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        'INSERT OR IGNORE INTO heads (gate_id, epoch, seq, hash, sig_alg, sig, cert_sha256, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       ),
-      hashAt: this.db.prepare('SELECT hash FROM entries WHERE gate_id = ? AND seq = ?'),
+      hashAt: this.db.prepare('SELECT hash FROM entries WHERE gate_id = ? AND epoch = ? AND seq = ?'),
       punchOf: this.db.prepare("SELECT body FROM entries WHERE gate_id = ? AND punch_id = ? AND type = 'punch'"),
       count: this.db.prepare('SELECT COUNT(*) AS n FROM entries WHERE gate_id = ?'),
       countType: this.db.prepare('SELECT COUNT(*) AS n FROM entries WHERE type = ?'),
+      meta: this.db.prepare('SELECT value FROM hub_meta WHERE key = ?'),
+      setMeta: this.db.prepare('INSERT OR REPLACE INTO hub_meta (key, value) VALUES (?, ?)'),
     };
   }
 
@@ -75,8 +82,9 @@ export class HubStore {
     return r ? { gateId: r.gate_id, epoch: r.epoch, nextSeq: r.next_seq, lastHash: r.last_hash } : null;
   }
 
-  hashAt(gateId: string, seq: number): string | null {
-    const r = this.stmt.hashAt.get(gateId, seq) as { hash: string } | undefined;
+  /** The stored hash of a gate's entry in one epoch's chain. */
+  hashAt(gateId: string, epoch: number, seq: number): string | null {
+    const r = this.stmt.hashAt.get(gateId, epoch, seq) as { hash: string } | undefined;
     return r ? r.hash : null;
   }
 
@@ -96,9 +104,9 @@ export class HubStore {
     quarantined: boolean,
   ): void {
     entries.forEach((e, i) => {
-      this.stmt.insertEntry.run(gateId, e.seq, e.type, e.punchId, JSON.stringify(e), hashes[i], receivedMs, quarantined ? 1 : 0);
+      this.stmt.insertEntry.run(gateId, epoch, e.seq, e.type, e.punchId, JSON.stringify(e), hashes[i], receivedMs, quarantined ? 1 : 0);
     });
-    this.stmt.insertHead.run(gateId, head.seq, head.hash, head.sigAlg, head.sig, head.certSha256, receivedMs);
+    this.stmt.insertHead.run(gateId, epoch, head.seq, head.hash, head.sigAlg, head.sig, head.certSha256, receivedMs);
     const last = entries[entries.length - 1];
     this.stmt.putChain.run(gateId, epoch, last.seq + 1, hashes[hashes.length - 1]);
   }
@@ -111,6 +119,15 @@ export class HubStore {
     return (this.stmt.countType.get(type) as { n: number }).n;
   }
 
+  /** A small value the hub keeps across restarts (e.g. the roster version last published). */
+  meta(key: string): string | null {
+    return (this.stmt.meta.get(key) as { value: string } | undefined)?.value ?? null;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.stmt.setMeta.run(key, value);
+  }
+
   transaction<T>(fn: () => T): T {
     return this.db.transaction(fn)();
   }
@@ -118,4 +135,35 @@ export class HubStore {
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+/**
+ * Databases from before re-commissioning held one chain per gate, keyed (gate_id, seq): their
+ * entries and heads are moved to tables keyed (gate_id, epoch, seq), with the epoch the gate's
+ * chain state names (1 when none), so a re-commissioned gate's new chain can start at seq 0.
+ */
+function migrateToEpochs(db: Database.Database): void {
+  const has = (table: string) => db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined;
+  const hasEpoch = (table: string) => (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).some((c) => c.name === 'epoch');
+  const old = ['entries', 'heads'].filter((t) => has(t) && !hasEpoch(t));
+  if (!old.length) return;
+  const epochOf = '(SELECT COALESCE((SELECT epoch FROM chains c WHERE c.gate_id = o.gate_id), 1))';
+  db.transaction(() => {
+    for (const t of old) db.exec(`ALTER TABLE ${t} RENAME TO ${t}_before_epochs`);
+    db.exec(`
+      DROP INDEX IF EXISTS entries_punch;
+      CREATE TABLE IF NOT EXISTS entries (gate_id TEXT NOT NULL, epoch INTEGER NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, punch_id TEXT NOT NULL,
+        body TEXT NOT NULL, hash TEXT NOT NULL, received_ms INTEGER NOT NULL, quarantined INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (gate_id, epoch, seq));
+      CREATE TABLE IF NOT EXISTS heads (gate_id TEXT NOT NULL, epoch INTEGER NOT NULL, seq INTEGER NOT NULL, hash TEXT NOT NULL, sig_alg TEXT NOT NULL,
+        sig TEXT NOT NULL, cert_sha256 TEXT NOT NULL, received_ms INTEGER NOT NULL, PRIMARY KEY (gate_id, epoch, seq));
+    `);
+    if (old.includes('entries')) {
+      db.exec(`INSERT INTO entries SELECT gate_id, ${epochOf}, seq, type, punch_id, body, hash, received_ms, quarantined FROM entries_before_epochs o;
+        DROP TABLE entries_before_epochs;`);
+    }
+    if (old.includes('heads')) {
+      db.exec(`INSERT INTO heads SELECT gate_id, ${epochOf}, seq, hash, sig_alg, sig, cert_sha256, received_ms FROM heads_before_epochs o;
+        DROP TABLE heads_before_epochs;`);
+    }
+  })();
 }

@@ -16,11 +16,22 @@ export interface GateAccount {
   password: string;
 }
 
-/** The accounts of one site: its hub and its gates. */
+/**
+ * An operator's dashboard (Home Assistant, Node-RED, MQTT Explorer): reads the site's status,
+ * events, command acks and the discovery documents, and writes only commands (and Home
+ * Assistant's birth message). It never sees punches, photos or the roster.
+ */
+export interface OperatorAccount extends BrokerAccount {
+  /** Home Assistant's discovery prefix. Default homeassistant. */
+  discoveryPrefix?: string;
+}
+
+/** The accounts of one site: its hub, its gates and, optionally, an operator's dashboard. */
 export interface SiteAccounts {
   siteId: string;
   hub: BrokerAccount;
   gates: GateAccount[];
+  operator?: OperatorAccount;
 }
 
 export interface BrokerTls {
@@ -105,6 +116,7 @@ export function buildBrokerFiles(opts: BrokerFilesOptions, dir: string): BrokerF
   const passwd: PasswdEntry[] = sites.flatMap((site) => [
     { user: site.hub.user, hash: hashPassword(site.hub.password, iterations) },
     ...site.gates.map((g) => ({ user: g.gateId, hash: hashPassword(g.password, iterations) })),
+    ...(site.operator ? [{ user: site.operator.user, hash: hashPassword(site.operator.password, iterations) }] : []),
   ]);
   return { conf: buildConf(opts, dir), passwd, acl: buildAcl(sites) };
 }
@@ -194,9 +206,27 @@ function buildAcl(sites: SiteAccounts[]): string {
         `user ${gate.gateId}`,
         `topic write ${root}/gate/${gate.gateId}/#`,
         `topic read ${topics.gateAck(site.siteId, gate.gateId)}`,
+        `topic read ${topics.gatePhotoAck(site.siteId, gate.gateId)}`,
         `topic read ${topics.gateCmd(site.siteId, gate.gateId)}`,
         `topic read ${topics.roster(site.siteId)}`,
         `topic read ${topics.roster(site.siteId)}/#`,
+      );
+    }
+    if (site.operator) {
+      const prefix = site.operator.discoveryPrefix ?? 'homeassistant';
+      out.push(
+        '',
+        `# site ${site.siteId}: operator's dashboard`,
+        `user ${site.operator.user}`,
+        `topic read ${topics.hubStatus(site.siteId)}`,
+        `topic read ${topics.hubCmdAck(site.siteId)}`,
+        `topic write ${topics.hubCmd(site.siteId)}`,
+        `topic read ${root}/gate/+/status`,
+        `topic read ${root}/gate/+/event`,
+        `topic read ${root}/gate/+/cmd/ack`,
+        `topic write ${root}/gate/+/cmd`,
+        `topic read ${prefix}/#`,
+        `topic write ${topics.homeAssistantStatus(prefix)}`,
       );
     }
   }
@@ -228,6 +258,13 @@ function checkAccounts(sites: SiteAccounts[]): void {
     for (const g of site.gates) {
       add('gateId', g.gateId);
       checkPassword(g.gateId, g.password);
+    }
+    if (site.operator) {
+      add('operator user', site.operator.user);
+      checkPassword(site.operator.user, site.operator.password);
+      if (site.operator.discoveryPrefix !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(site.operator.discoveryPrefix)) {
+        throw configError('operator.discoveryPrefix must be 1-64 of A-Z a-z 0-9 _ -', { siteId: site.siteId });
+      }
     }
   }
 }

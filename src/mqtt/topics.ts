@@ -21,6 +21,11 @@ export const topics = {
   hubCmd: (siteId: string) => `${ROOT}/${siteId}/hub/cmd`,
   hubCmdAck: (siteId: string) => `${ROOT}/${siteId}/hub/cmd/ack`,
   roster: (siteId: string) => `${ROOT}/${siteId}/roster`,
+  /** gate → hub: one photo, apart from the punch that names its hash (src/mqtt/photos.ts) */
+  gatePhoto: (siteId: string, gateId: string) => `${ROOT}/${siteId}/gate/${gateId}/photo`,
+  /** hub → gate: the photos the hub has stored */
+  gatePhotoAck: (siteId: string, gateId: string) => `${ROOT}/${siteId}/gate/${gateId}/photo/ack`,
+  allGatePhotos: (siteId: string) => `${ROOT}/${siteId}/gate/+/photo`,
   /** Wildcards the hub subscribes to. */
   allGatePunches: (siteId: string) => `${ROOT}/${siteId}/gate/+/punch`,
   allGateStatus: (siteId: string) => `${ROOT}/${siteId}/gate/+/status`,

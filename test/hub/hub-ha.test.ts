@@ -24,6 +24,8 @@ const broker = new MosquittoBroker({
   siteId: SITE,
   hub: { user: 'hub', password: 'hub-pw' },
   gates: [{ gateId: 'G1', password: 'g1-pw' }],
+  // Home Assistant's own account: status, events and discovery to read, commands to write
+  operator: { user: 'home-assistant', password: 'ha-pw' },
 });
 const profile: PlatformProfile = {
   name: 'fake',
@@ -83,7 +85,7 @@ describe('Home Assistant view of the hub (real broker)', () => {
     hub = new Hub({ config, log: silentLogger(), profile, statusEveryMs: 200 });
     await hub.start();
     // Home Assistant connects after the hub: the first documents were sent before it listened
-    ha = await connectMqtt({ url: broker.url, username: 'hub', password: 'hub-pw', clientId: 'home-assistant', onMessage: (topic, p) => haGot.push({ topic, payload: p.toString() }) });
+    ha = await connectMqtt({ url: broker.url, username: 'home-assistant', password: 'ha-pw', clientId: 'home-assistant', onMessage: (topic, p) => haGot.push({ topic, payload: p.toString() }) });
     gate = await connectMqtt({ url: broker.url, username: 'G1', password: 'g1-pw', clientId: 'gate-g1', onMessage: (topic, p) => gateGot.push({ topic, payload: p.toString() }) });
     await gate.subscribeAsync(topics.gateCmd(SITE, 'G1'), { qos: 1 });
     await ha.subscribeAsync('homeassistant/+/+/+/config', { qos: 1 });
@@ -177,5 +179,22 @@ describe('Home Assistant view of the hub (real broker)', () => {
     const acks = haGot.filter((m) => m.topic === topics.hubCmdAck(SITE)).map((m) => commandAckSchema.parse(JSON.parse(m.payload)));
     expect(acks[0]).toMatchObject({ id: null, cmd: 'upload-now', ok: true, code: 'ok', result: { rowsSent: 0 } });
     expect(acks[1]).toMatchObject({ id: 'c2', cmd: 'launch-rocket', ok: false, code: 'bad_command' });
+  });
+
+  it('keeps punches, photos and the roster from the dashboard account, and refuses its writes outside commands', async () => {
+    const seen: Msg[] = [];
+    const spy = await connectMqtt({ url: broker.url, username: 'home-assistant', password: 'ha-pw', clientId: 'ha-spy', onMessage: (topic, p) => seen.push({ topic, payload: p.toString() }) });
+    try {
+      await spy.subscribeAsync(`${topics.siteRoot(SITE)}/#`, { qos: 1 });
+      await gate.publishAsync(topics.gatePunch(SITE, 'G1'), 'punch-bytes', { qos: 1 });
+      await gate.publishAsync(topics.gatePhoto(SITE, 'G1'), 'photo-bytes', { qos: 1 });
+      await gate.publishAsync(topics.gateStatus(SITE, 'G1'), JSON.stringify({ online: true }), { qos: 1, retain: true });
+      await until(() => seen.some((m) => m.topic === topics.gateStatus(SITE, 'G1')), 'the gate status through the dashboard account');
+      expect(seen.map((m) => m.topic).filter((t) => /\/(punch|photo|roster)/.test(t))).toEqual([]);
+      await expect(spy.publishAsync(topics.gateStatus(SITE, 'G1'), '{"online":false}', { qos: 1 })).rejects.toMatchObject({ code: 135 });
+      await expect(spy.publishAsync(topics.gateAck(SITE, 'G1'), '{}', { qos: 1 })).rejects.toMatchObject({ code: 135 });
+    } finally {
+      await spy.endAsync();
+    }
   });
 });

@@ -54,6 +54,7 @@ describe('broker configuration', () => {
     expect(aclBlock(acl, 'gate-a')).toEqual([
       'topic write sitegate/v1/siteA/gate/gate-a/#',
       'topic read sitegate/v1/siteA/gate/gate-a/ack',
+      'topic read sitegate/v1/siteA/gate/gate-a/photo/ack',
       'topic read sitegate/v1/siteA/gate/gate-a/cmd',
       'topic read sitegate/v1/siteA/roster',
       'topic read sitegate/v1/siteA/roster/#',

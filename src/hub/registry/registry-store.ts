@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Clock } from '../../core/clock.js';
 import { SitegateError } from '../../core/errors.js';
@@ -8,6 +9,11 @@ import type { RegistryWorker, RosterWorker, SiteStatus } from '../../core/worker
 import { normalizeCardUid, normalizeWiegand } from './credential-numbers.js';
 import type { ImportRow, RowError } from './import-file.js';
 import { registryWorkerOf, rosterWorkerOf } from './roster-worker.js';
+
+/** Where the hub keeps its registry database. */
+export function registryPath(stateDir: string): string {
+  return join(stateDir, 'registry.db');
+}
 import type { FaceEnrolment, WorkerInput, WorkerRecord } from './worker-record.js';
 
 /** What one registry version changed: a roster delta is built from the rows after a version. */
