@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registryPath } from '../../src/cli/hub-workers.js';
+import { registryPath } from '../../src/hub/registry/registry-store.js';
 import { hubConfigSchema, type HubConfig } from '../../src/config/hub-config.js';
 import { loadConfigFile } from '../../src/config/load.js';
 import { systemClock } from '../../src/core/clock.js';
