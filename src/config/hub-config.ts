@@ -60,6 +60,12 @@ export const hubConfigSchema = z.strictObject({
     timeoutMs: z.number().int().min(100).default(10_000),
     pacing: z.strictObject({
       minSpacingMs: z.number().int().min(0).default(1200),
+      /**
+       * the platform's own limit, "at most `requests` arrivals in any `windowMs`": request k+N goes
+       * only once the reply to request k is windowMs old, so arrivals can never crowd the window
+       * whatever the network does (absent: one request per minSpacingMs, spaced from the reply)
+       */
+      window: z.strictObject({ requests: z.number().int().min(1), windowMs: z.number().int().min(0) }).optional(),
       bucketCapacity: z.number().int().min(1).default(1),
       rowsPerRequest: z.number().int().min(1).max(20).default(20),
       pollDelayMs: z.number().int().min(0).default(1200),

@@ -8,7 +8,7 @@ import type {
   QueryResult,
   RowResult,
 } from '../municipal/profile.js';
-import type { Pacer } from './pacer.js';
+import type { AcquireOptions, Pacer } from './pacer.js';
 import { MAX_ROWS_PER_REQUEST, toAttendanceBatch, type UploadBatch, type UploadQueue } from './upload-queue.js';
 
 export type ForwarderMode = 'auto' | 'joint-test';
@@ -288,40 +288,48 @@ export class Forwarder {
   /**
    * One batch to its end: uploaded and its result applied, or given up (rows back to pending, or
    * rejected for bad parameters). With `retry`, transient failures are retried after back-off.
+   * Every database write comes before a paced wait (the pacer's spacing starts at the reply), so
+   * when the slot opens the request goes at once: see the Pacer's comment for why that keeps
+   * the platform's window full and never over.
    */
   private async sendBatch(batch: UploadBatch, retry: boolean): Promise<BatchOutcome> {
     const ids = batch.rows.map((r) => r.rowId);
-    this.queue.markInFlight(ids, null);
-    for (;;) {
-      try {
-        // An operator's command does not sit waiting for a halt to be lifted; the loop does.
-        await this.pacer.acquire({ signal: this.stopAbort.signal, failIfHalted: !retry });
-      } catch (err) {
-        const kind = err instanceof SitegateError && err.code === 'pacer_halted' ? 'halted' : 'stopped';
-        return this.giveBack(ids, `not sent: ${errorMessage(err)}`, { kind, message: errorMessage(err) });
-      }
+    const request = toAttendanceBatch(batch);
+    // in flight (a crash re-sends it) and its attempt counted, in one commit, before the wait
+    this.queue.atomically(() => {
+      this.queue.markInFlight(ids, null);
       this.queue.recordAttempt(ids);
-      this.c.requests++;
-      this.c.uploads++;
-      const reply = await this.call(() => this.profile.upload(toAttendanceBatch(batch)));
-      if (!reply.ok) {
-        const step = this.onUploadFailure(reply, ids, retry);
-        if (step.next === 'done') return step.outcome;
-        continue;
+    });
+    for (;;) {
+      // An operator's command does not sit waiting for a halt to be lifted; the loop does.
+      const sent = await this.paced(() => {
+        this.c.requests++;
+        this.c.uploads++;
+        return this.profile.upload(request);
+      }, { signal: this.stopAbort.signal, failIfHalted: !retry });
+      if (!sent.ok) {
+        const kind = sent.error instanceof SitegateError && sent.error.code === 'pacer_halted' ? 'halted' : 'stopped';
+        const message = errorMessage(sent.error);
+        return this.giveBack(ids, `not sent: ${message}`, { kind, message }, { unsent: true });
       }
-      const serial = (reply.value as { requestSerialCode?: unknown } | null)?.requestSerialCode;
-      if (typeof serial !== 'string' || serial.length === 0) {
-        this.c.badReplies++;
-        const step = this.onUploadFailure({ ok: false, kind: 'bad_reply', message: 'upload reply has no requestSerialCode' }, ids, retry);
-        if (step.next === 'done') return step.outcome;
-        continue;
+      const { reply, repliedMono } = sent;
+      let step: Step;
+      if (!reply.ok) step = this.onUploadFailure(reply, ids, retry);
+      else {
+        const serial = (reply.value as { requestSerialCode?: unknown } | null)?.requestSerialCode;
+        if (typeof serial !== 'string' || serial.length === 0) {
+          this.c.badReplies++;
+          step = this.onUploadFailure({ ok: false, kind: 'bad_reply', message: 'upload reply has no requestSerialCode' }, ids, retry);
+        } else {
+          this.pacer.noteSuccess();
+          this.c.lastUploadMs = this.clock.now();
+          this.queue.markInFlight(ids, serial);
+          this.log.info({ serial, rows: ids.length, teamSysNo: batch.teamSysNo }, 'platform took upload');
+          step = await this.pollResult(serial, batch, ids, retry, repliedMono);
+        }
       }
-      this.pacer.noteSuccess();
-      this.c.lastUploadMs = this.clock.now();
-      this.queue.markInFlight(ids, serial);
-      this.log.info({ serial, rows: ids.length, teamSysNo: batch.teamSysNo }, 'platform took upload');
-      const step = await this.pollResult(serial, batch, ids, retry);
       if (step.next === 'done') return step.outcome;
+      this.queue.recordAttempt(ids); // the retry's attempt, counted before its wait
     }
   }
 
@@ -348,19 +356,25 @@ export class Forwarder {
     return { next: 'retry' };
   }
 
-  /** Polls the result of an upload the platform took; 'retry' means re-send the batch. */
-  private async pollResult(serial: string, batch: UploadBatch, ids: string[], retry: boolean): Promise<Step> {
+  /** Polls the result of an upload the platform took (its reply came at `repliedMono`); 'retry' means re-send the batch. */
+  private async pollResult(serial: string, batch: UploadBatch, ids: string[], retry: boolean, repliedMono: number): Promise<Step> {
+    let lastReplyMono = repliedMono;
     for (let poll = 0; poll < this.maxPolls; poll++) {
-      await sleep(this.clock, this.pollDelayMs);
-      try {
-        // No stop signal: a request the platform took gets its result read, even during stop().
-        await this.pacer.acquire({ failIfHalted: true });
-      } catch (err) {
-        return { next: 'done', outcome: this.giveBack(ids, `result not read: ${errorMessage(err)}`, { kind: 'halted', message: errorMessage(err) }) };
+      // counted from the last reply, so the database work since then does not push the poll back
+      const wait = lastReplyMono + this.pollDelayMs - this.clock.monotonic();
+      if (wait > 0) await sleep(this.clock, wait);
+      // No stop signal: a request the platform took gets its result read, even during stop().
+      const sent = await this.paced(() => {
+        this.c.requests++;
+        this.c.polls++;
+        return this.profile.query(serial);
+      }, { failIfHalted: true });
+      if (!sent.ok) {
+        const message = errorMessage(sent.error);
+        return { next: 'done', outcome: this.giveBack(ids, `result not read: ${message}`, { kind: 'halted', message }) };
       }
-      this.c.requests++;
-      this.c.polls++;
-      const reply = await this.call(() => this.profile.query(serial));
+      const { reply } = sent;
+      lastReplyMono = sent.repliedMono;
       if (reply.ok) {
         const value = reply.value as QueryResult | null;
         if (value?.state === 'pending') {
@@ -461,9 +475,26 @@ export class Forwarder {
     return this.giveBack(ids, haltedReason, reply);
   }
 
-  private giveBack(ids: string[], error: string, failure: { kind: string; message: string }): BatchOutcome {
-    this.queue.returnToPending(ids, error);
+  private giveBack(ids: string[], error: string, failure: { kind: string; message: string }, options: { unsent?: boolean } = {}): BatchOutcome {
+    this.queue.returnToPending(ids, error, options);
     return { delivered: 0, rejected: 0, returned: ids.length, failure: { kind: failure.kind, message: failure.message } };
+  }
+
+  /**
+   * One request through the pacer: `ok: false` when the pacer gave up the wait (halted, stopped)
+   * and nothing was sent; otherwise the reply and the monotonic time it came back.
+   */
+  private async paced<T>(
+    send: () => Promise<PlatformReply<T>>,
+    options: AcquireOptions,
+  ): Promise<{ ok: true; reply: PlatformReply<T>; repliedMono: number } | { ok: false; error: unknown }> {
+    let reply: PlatformReply<T>;
+    try {
+      reply = await this.pacer.request(() => this.call(send), options);
+    } catch (err) {
+      return { ok: false, error: err };
+    }
+    return { ok: true, reply, repliedMono: this.clock.monotonic() };
   }
 
   /** A profile that throws, or replies with something that is not a PlatformReply, is a bad reply. */
@@ -474,8 +505,6 @@ export class Forwarder {
     } catch (err) {
       this.c.badReplies++;
       return { ok: false, kind: 'bad_reply', message: `profile threw: ${errorMessage(err)}` };
-    } finally {
-      this.pacer.requestSettled();
     }
     if (reply === null || typeof reply !== 'object' || typeof reply.ok !== 'boolean') {
       this.c.badReplies++;

@@ -258,7 +258,11 @@ export class Hub extends EventEmitter<HubEvents> {
     this.pacer = new Pacer({
       clock: this.clock,
       minSpacingMs: pacing.minSpacingMs,
-      bucket: { capacity: pacing.bucketCapacity, refillPerMs: 1 / Math.max(1, pacing.minSpacingMs) },
+      ...(pacing.window ? { window: pacing.window } : {}),
+      bucket: {
+        capacity: pacing.bucketCapacity,
+        refillPerMs: pacing.window ? pacing.window.requests / Math.max(1, pacing.window.windowMs) : 1 / Math.max(1, pacing.minSpacingMs),
+      },
       dailyBudget: pacing.dailyBudget,
       ledger: new SqliteRequestLedger(this.store.db),
       backoff: { baseMs: pacing.backoffBaseMs, maxMs: Math.max(pacing.backoffBaseMs, pacing.backoffMaxMs) },

@@ -12,12 +12,24 @@ export interface PacerBackoff {
   jitter: () => number;
 }
 
+/** The platform's limit: at most `requests` arrivals in any `windowMs`, counted when they arrive. */
+export interface PacerWindow {
+  requests: number;
+  windowMs: number;
+}
+
 export interface PacerOptions {
   clock: Clock;
-  /** Least time between two requests, ms. */
+  /** Least time between two requests' sends, ms. Without `window`, also the platform's limit: one request per this, from the reply. */
   minSpacingMs?: number;
-  /** Token bucket: `capacity` requests at once, refilled at `refillPerMs` tokens per ms. */
+  /** Token bucket, counted at sends: `capacity` requests at once, refilled at `refillPerMs` tokens per ms. */
   bucket?: { capacity: number; refillPerMs: number };
+  /**
+   * The platform's limit. A request waits until the reply to the `requests`-th request before it
+   * is `windowMs` old, which keeps every arrival inside the limit whatever the network delays
+   * (see the class comment). Default: one request per `minSpacingMs`.
+   */
+  window?: PacerWindow;
   /** Requests allowed per Asia/Shanghai calendar day; unlimited when absent. */
   dailyBudget?: number;
   /** Keeps the per-day count across restarts; in memory only when absent. */
@@ -64,16 +76,32 @@ const TOKEN_EPSILON = 1e-9;
 
 /**
  * Paces calls to the municipal platform: every request (writes and result polls alike) goes
- * through acquire(), which waits until the minimum spacing, the token bucket, the daily budget
- * and any back-off all allow one more. Timing is on monotonic ms of the injected clock; the
- * daily budget follows the Asia/Shanghai wall date. No interval timer: it only waits while
- * somebody is acquiring.
+ * through request() (or acquire() and requestSettled() around it), which waits until the
+ * platform's window, the minimum spacing, the token bucket, the daily budget and any back-off
+ * all allow one more. Timing is on monotonic ms of the injected clock; the daily budget follows
+ * the Asia/Shanghai wall date. No interval timer: it only waits while somebody is acquiring.
+ *
+ * Why request() is never over the platform's limit (N arrivals in any W ms), whatever the network
+ * does. request() keeps one request in flight, so requests arrive in the order they are sent,
+ * and request k+N is sent only once the reply to request k is W old:
+ *   arrival(k+N) ≥ send(k+N) ≥ reply(k) + W > arrival(k) + W,
+ * the last step because the platform received request k before it replied. So any N+1
+ * consecutive arrivals span more than W, and no window of W holds more than N. Network delay on
+ * a request only makes its reply later, which only makes the wait longer. With N = 1 this is
+ * "space requests from the reply"; with the platform's real N the round trip of request k is paid
+ * once per N requests instead of once per request, so the window is used almost fully; the
+ * spacing and the bucket (counted at sends) then only smooth the requests over the window. The
+ * caller still does its own work (database writes) while the pacer waits, never between a reply
+ * and the next send. A request that got no reply (time-out, dropped connection) settles when we
+ * give up; it is followed by a back-off (noteFailure) far longer than any delay the network
+ * could still add to it.
  */
 export class Pacer {
   private readonly clock: Clock;
   private readonly minSpacingMs: number;
   private readonly capacity: number;
   private readonly refillPerMs: number;
+  private readonly window: PacerWindow;
   private readonly dailyBudget: number | null;
   private readonly backoff: PacerBackoff;
   private readonly ledger: RequestLedger | null;
@@ -81,10 +109,17 @@ export class Pacer {
   private tokens: number;
   private tokensAtMono: number;
   private lastRequestMono: number | null = null;
+  /**
+   * The last `window.requests` requests, oldest first: when each settled (its reply came), or
+   * when it was sent while no reply is known yet.
+   */
+  private readonly recent: number[] = [];
   private lastRequestWall: number | null = null;
   private backoffUntilMono = 0;
   private failureStreak = 0;
   private haltedReason: string | null = null;
+  /** A request() is between its send and its reply: nobody else may go. */
+  private inFlight = false;
   private day = '';
   private dayRequests = 0;
   private counters = { requests: 0, waits: 0, rateLimited: 0, failures: 0 };
@@ -96,6 +131,7 @@ export class Pacer {
     this.minSpacingMs = options.minSpacingMs ?? DEFAULTS.minSpacingMs;
     this.capacity = options.bucket?.capacity ?? DEFAULTS.bucket.capacity;
     this.refillPerMs = options.bucket?.refillPerMs ?? DEFAULTS.bucket.refillPerMs;
+    this.window = options.window ? { ...options.window } : { requests: 1, windowMs: this.minSpacingMs };
     this.dailyBudget = options.dailyBudget ?? null;
     this.ledger = options.ledger ?? null;
     this.backoff = {
@@ -109,6 +145,12 @@ export class Pacer {
     }
     if (!(Number.isFinite(this.refillPerMs) && this.refillPerMs > 0)) {
       throw new TypeError(`pacer: bucket.refillPerMs must be > 0, got ${this.refillPerMs}`);
+    }
+    if (!(Number.isInteger(this.window.requests) && this.window.requests >= 1)) {
+      throw new TypeError(`pacer: window.requests must be a positive integer, got ${this.window.requests}`);
+    }
+    if (!(Number.isFinite(this.window.windowMs) && this.window.windowMs >= 0)) {
+      throw new TypeError(`pacer: window.windowMs must be ≥ 0, got ${this.window.windowMs}`);
     }
     if (this.dailyBudget !== null && !(Number.isInteger(this.dailyBudget) && this.dailyBudget >= 0)) {
       throw new TypeError(`pacer: dailyBudget must be a non-negative integer, got ${this.dailyBudget}`);
@@ -131,6 +173,20 @@ export class Pacer {
     return this.waitForTurn(options);
   }
 
+  /**
+   * Waits for a turn as acquire() does, then makes the request with `send` and settles it when
+   * `send` ends (resolved or thrown): one request in flight, spaced from the reply (see above).
+   * Rejects like acquire() without calling `send` when the wait is given up.
+   */
+  async request<T>(send: () => Promise<T>, options: AcquireOptions = {}): Promise<T> {
+    await this.waitForTurn(options, true);
+    try {
+      return await send();
+    } finally {
+      this.requestSettled();
+    }
+  }
+
   /** The platform said "too many requests": back off exponentially, at least `retryAfterMs`. */
   noteRateLimited(retryAfterMs?: number): void {
     this.counters.rateLimited++;
@@ -144,14 +200,19 @@ export class Pacer {
   }
 
   /**
-   * A request has come back. The platform counts a request when it arrives, somewhere between
-   * our send and its reply, so spacing and refill run from the reply: network delay on one
-   * request can then never squeeze the next one into the platform's window.
+   * The last request has come back (request() calls it; a caller of acquire() must). The
+   * platform counted that request somewhere between our send and this reply, so the platform's
+   * window runs from here: network delay on one request can then never squeeze a later one into
+   * the window (see the class comment).
    */
   requestSettled(): void {
     const mono = this.clock.monotonic();
-    if (this.lastRequestMono !== null && mono > this.lastRequestMono) this.lastRequestMono = mono;
-    if (mono > this.tokensAtMono) this.tokensAtMono = mono;
+    const last = this.recent.length - 1;
+    if (last >= 0 && mono > this.recent[last]) this.recent[last] = mono;
+    if (this.inFlight) {
+      this.inFlight = false;
+      this.wakeAll();
+    }
   }
 
   /** The platform answered normally: the back-off is over. */
@@ -194,7 +255,8 @@ export class Pacer {
     };
   }
 
-  private async waitForTurn(options: AcquireOptions): Promise<void> {
+  /** `inFlight`: the turn is a request() whose reply releases the next one (set in the same step as the count). */
+  private async waitForTurn(options: AcquireOptions, inFlight = false): Promise<void> {
     let waited = false;
     for (;;) {
       if (options.signal?.aborted) throw new SitegateError('pacer_aborted', 'waiting for the platform pacer was cancelled');
@@ -207,9 +269,17 @@ export class Pacer {
         await this.sleep(null, options.signal);
         continue;
       }
+      if (this.inFlight) {
+        // the reply to the request in flight starts the spacing: wait for it (requestSettled wakes us)
+        if (!waited) this.counters.waits++;
+        waited = true;
+        await this.sleep(null, options.signal);
+        continue;
+      }
       const wait = this.waitMs();
       if (wait <= 0) {
         this.take();
+        this.inFlight = inFlight;
         return;
       }
       if (!waited) this.counters.waits++;
@@ -222,6 +292,7 @@ export class Pacer {
   private waitMs(): number {
     const mono = this.clock.monotonic();
     let wait = 0;
+    if (this.recent.length >= this.window.requests) wait = Math.max(wait, this.recent[0] + this.window.windowMs - mono);
     if (this.lastRequestMono !== null) wait = Math.max(wait, this.lastRequestMono + this.minSpacingMs - mono);
     const tokens = this.tokensNow(mono);
     if (tokens < 1 - TOKEN_EPSILON) wait = Math.max(wait, Math.ceil((1 - tokens) / this.refillPerMs));
@@ -238,6 +309,8 @@ export class Pacer {
     this.tokens = Math.max(0, this.tokensNow(mono) - 1);
     this.tokensAtMono = mono;
     this.lastRequestMono = mono;
+    this.recent.push(mono);
+    if (this.recent.length > this.window.requests) this.recent.shift();
     this.lastRequestWall = this.clock.now();
     this.counters.requests++;
     this.rollDay();

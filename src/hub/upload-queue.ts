@@ -152,6 +152,7 @@ export class UploadQueue {
       );
       CREATE INDEX IF NOT EXISTS upload_rows_by_state ON upload_rows (state, time_ms, seq);
       CREATE INDEX IF NOT EXISTS upload_rows_by_team ON upload_rows (state, project_code, team_sys_no, time_ms, seq);
+      CREATE INDEX IF NOT EXISTS upload_rows_recovered ON upload_rows (state, flight_batch, time_ms, seq) WHERE recovered = 1;
     `);
   }
 
@@ -244,7 +245,7 @@ export class UploadQueue {
     });
   }
 
-  /** Counts one send of these rows (called when the request actually goes out). */
+  /** Counts one send of these rows (the forwarder counts it just before the pacer's wait for it). */
   recordAttempt(rowIds: readonly string[]): void {
     this.inTransaction(rowIds, (update) => {
       for (const id of rowIds) {
@@ -271,15 +272,19 @@ export class UploadQueue {
     this.settle(rowId, 'rejected', reason);
   }
 
-  /** Puts in-flight rows back to pending (a failed request that is not retried now). */
-  returnToPending(rowIds: readonly string[], error: string): void {
+  /**
+   * Puts in-flight rows back to pending (a failed request that is not retried now). `unsent`:
+   * the attempt counted ahead of the pacer's wait never went out, so it is taken back.
+   */
+  returnToPending(rowIds: readonly string[], error: string, options: { unsent?: boolean } = {}): void {
+    const unsent = options.unsent ? 1 : 0;
     this.inTransaction(rowIds, (update) => {
       for (const id of rowIds) {
         update(
           `UPDATE upload_rows SET state = 'pending', last_error = @error, request_serial_code = NULL,
-             flight_batch = NULL, recovered = 0, updated_ms = @now
+             flight_batch = NULL, recovered = 0, attempts = MAX(0, attempts - @unsent), updated_ms = @now
            WHERE row_id = @id AND state = 'in_flight'`,
-          { id, error },
+          { id, error, unsent },
         );
       }
     });

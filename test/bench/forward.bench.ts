@@ -1,6 +1,7 @@
 // Forwarding figures, in real time: a 10,000-punch backlog drains from a forwarder process (the
 // hub's forwarder, upload queue, pacer and national profile, from dist/) to the platform
-// simulator with its limit raised to 20 requests per second (1,000 requests: ~50 s).
+// simulator with its limit raised to 20 requests per second (1,000 requests: ~50 s). The
+// forwarder's pacer is given that limit as its window (see test/forwarder/crash-child.ts).
 //   forward_rate_utilisation_pct   requests made / requests the limit allowed over the drain
 //   forward_over_limit_requests    requests the simulator counted over its limit (target 0)
 //   hub_rss_mb                     peak resident memory of the forwarder process
@@ -43,8 +44,9 @@ export default async function forward(): Promise<Record<string, number>> {
     db.close();
     await sim.start();
 
-    const spacingMs = LIMIT.windowMs / LIMIT.requests;
-    const child = spawn(process.execPath, [CHILD, dbPath, sim.url, APP, SECRET, String(spacingMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [CHILD, dbPath, sim.url, APP, SECRET, String(LIMIT.requests), String(LIMIT.windowMs)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let peakKb = 0;
     const sample = setInterval(() => {
       try {

@@ -50,7 +50,7 @@ describe('forwarder crash (real clock, child process)', () => {
     try {
       let drained = false;
       for (let run = 0; run < KILL_AT_UPLOADS.length + 3 && !drained; run++) {
-        const c = spawn(process.execPath, [CHILD, dbPath, sim.url, APP, SECRET, '50'], { stdio: ['ignore', 'pipe', 'inherit'] });
+        const c = spawn(process.execPath, [CHILD, dbPath, sim.url, APP, SECRET, '20', '1000'], { stdio: ['ignore', 'pipe', 'inherit'] });
         child = c;
         let out = '';
         c.stdout!.on('data', (d) => (out += d));

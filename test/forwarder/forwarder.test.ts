@@ -265,6 +265,8 @@ describe('forwarder in auto mode', () => {
     await s.clock.advance(1_000);
     await s.forwarder.stop();
     expect(s.queue.counts()).toMatchObject({ pending: 5, inFlight: 0 });
+    // the retry's attempt, counted ahead of its wait, is taken back: one send, one attempt
+    expect(s.queue.get(rows(1)[0].rowId)?.attempts).toBe(1);
     await s.clock.advance(HOUR);
     expect(s.platform.log).toHaveLength(1);
   });

@@ -90,9 +90,20 @@ export async function simSetup(o: SimSetup = {}) {
 }
 
 /** Requests in the simulator's log that broke "at most `limit` in any `windowMs`", counted from arrival times. */
-export function overLimitInLog(log: readonly SimRequestRecord[], limit: number, windowMs: number): number {
+export function overLimitInLog(log: readonly Pick<SimRequestRecord, 'atMs'>[], limit: number, windowMs: number): number {
   const times = log.map((r) => r.atMs).sort((a, b) => a - b);
   let over = 0;
   for (let i = limit; i < times.length; i++) if (times[i] - times[i - limit] < windowMs) over++;
   return over;
+}
+
+/**
+ * Requests made over those the limit allowed between the first and the last arrival (1 = the
+ * window used fully), as the bench counts it.
+ */
+export function utilisation(log: readonly { atMs: number }[], limit: number, windowMs: number): number {
+  if (log.length < 2) return log.length;
+  const times = log.map((r) => r.atMs);
+  const span = Math.max(...times) - Math.min(...times);
+  return log.length / (Math.floor((span / windowMs) * limit) + 1);
 }

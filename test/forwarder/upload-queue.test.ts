@@ -72,6 +72,21 @@ describe('upload queue', () => {
     expect(queue.get(ids[0])).toMatchObject({ state: 'delivered', result: 'accepted' });
   });
 
+  it('takes back the attempt of rows given back before their request went out', () => {
+    const { queue } = newQueue();
+    queue.enqueue(makeRow(1, T0));
+    queue.atomically(() => {
+      queue.markInFlight(['punch-1-1'], null);
+      queue.recordAttempt(['punch-1-1']);
+    });
+    queue.returnToPending(['punch-1-1'], 'timeout');
+    expect(queue.get('punch-1-1')).toMatchObject({ state: 'pending', attempts: 1 });
+    queue.markInFlight(['punch-1-1'], null);
+    queue.recordAttempt(['punch-1-1']);
+    queue.returnToPending(['punch-1-1'], 'not sent: stopping', { unsent: true });
+    expect(queue.get('punch-1-1')).toMatchObject({ state: 'pending', attempts: 1, lastError: 'not sent: stopping' });
+  });
+
   it('lists rejected rows with the reason and a masked ID number', () => {
     const { queue } = newQueue();
     queue.enqueue(makeRow(7, T0));
