@@ -179,6 +179,7 @@ class WiegandGateReader extends BaseReader implements GateReader {
     for (const spec of [this.d0, this.d1]) {
       const line = this.deps.gpio.input(spec, { edge: 'both' });
       try {
+        await this.deps.gpio.settled?.();
         levels.push(line.read());
       } finally {
         line.close();

@@ -107,9 +107,10 @@ export async function runSelftest(o: SelftestOptions): Promise<SelftestResult[]>
   return out;
 }
 
-function readLine(gpio: GpioProvider, spec: LineSpec, describe: (v: 0 | 1) => string): string {
+async function readLine(gpio: GpioProvider, spec: LineSpec, describe: (v: 0 | 1) => string): Promise<string> {
   const line = gpio.input(spec, { edge: 'both' });
   try {
+    await gpio.settled?.();
     return describe(line.read());
   } finally {
     line.close();

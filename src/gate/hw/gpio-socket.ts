@@ -199,6 +199,10 @@ export class GpioSocketClient implements GpioProvider {
   }
 
   /** Waits for the replies to every request sent so far; throws the first refused request. */
+  settled(): Promise<void> {
+    return this.sync();
+  }
+
   async sync(): Promise<void> {
     await this.call({ op: 'ping' });
     if (this.firstRefusal) throw this.firstRefusal;

@@ -58,6 +58,11 @@ export interface GpioProvider {
   /** Requests an output, driven to `initial` (its safe state) from the first instant. */
   output(spec: LineSpec, initial: Level): OutputLine;
   input(spec: LineSpec, opts: InputOptions): InputLine;
+  /**
+   * Resolves once the line requests made so far have taken effect and inputs hold their first
+   * level (a remote chip answers asynchronously); absent where requests are immediate.
+   */
+  settled?(): Promise<void>;
 }
 
 /** How a line is named in messages: `pinctrl-bcm2711:17` or `pinctrl-bcm2711:"RELAY_IN"`. */
