@@ -13,6 +13,17 @@ export interface DemoOptions {
   keep?: boolean;
   quiet?: boolean;
   timeout: number;
+  /**
+   * Enrol the sample faces and replay them at GATE-IN's face lane (default on; `--no-faces`, or
+   * SITEGATE_DEMO_FACES=0, turns face matching off for a quicker run).
+   */
+  faces?: boolean;
+}
+
+/** Face matching in the demo: on unless the option or SITEGATE_DEMO_FACES=0 says otherwise. */
+export function demoFacesOn(o: Pick<DemoOptions, 'faces'>, env = process.env): boolean {
+  if (o.faces !== undefined) return o.faces;
+  return env.SITEGATE_DEMO_FACES !== '0';
 }
 
 /** `sitegate demo`: returns the exit code (0 only when every platform row reached the platform). */
@@ -20,7 +31,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'sitegate-demo-'));
   const log = createLogger('sitegate-demo', process.env.SITEGATE_LOG_LEVEL ?? 'warn');
   const out = (s: string) => process.stdout.write(s + '\n');
-  const site = new DemoSite({ dir, log, arrivals: o.workers, departures: o.departures });
+  const faces = demoFacesOn(o);
+  const site = new DemoSite({ dir, log, arrivals: o.workers, departures: o.departures, faces });
   const t0 = performance.now();
   const stamp = () => `[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)}s]`;
   let ok = false;
@@ -33,7 +45,11 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   process.once('SIGTERM', onSignal);
   try {
     out(`sitegate demo — site ${site.siteId}, ${o.workers} arriving, ${o.departures} leaving; working in ${dir}`);
+    if (faces) out(`${stamp()} cutting and enrolling the faces of face-api's sample photos (face workers in threads)…`);
     await site.start();
+    if (faces) {
+      out(`${stamp()} ${site.faceStats.enrolled} faces enrolled as workers F001…; GATE-IN lane L2's camera replays them, liveness 'model-only' (still photos cannot pass a motion check)`);
+    }
     out(`${stamp()} mosquitto on ${site.broker.url} (a user and ACL per gate), platform simulator on ${site.platform.url}`);
     out(`${stamp()} SoftHSM2 tokens with non-extractable keys: ${site.gates.map((g) => g.gateId).join(', ')}; hub pins their certificates`);
     out(`${stamp()} replaying the morning shift: ${site.shift.swipes.length} swipes`);
@@ -68,6 +84,19 @@ export async function runDemo(o: DemoOptions): Promise<number> {
 
 function ms(v: number | null | undefined): string {
   return v === null || v === undefined ? '—' : v < 10 ? `${v.toFixed(1)}ms` : v < 10_000 ? `${Math.round(v)}ms` : `${(v / 1000).toFixed(1)}s`;
+}
+
+function faceLines(site: DemoSite): string[] {
+  const f = site.faceStats;
+  if (!f.enrolled) return [];
+  const paths = [...f.punches].map((id) => site.tracker.paths.get(id)).filter((p): p is PunchPath => p !== undefined);
+  const reached = paths.filter((p) => p.platformAt !== null && !String(p.platformResult).startsWith('rejected')).length;
+  return [
+    `face matching               liveness 'model-only': the camera replays still photos, which cannot pass a motion check`,
+    `  faces enrolled            ${f.enrolled}`,
+    `  face punches              ${paths.length} (${paths.filter((p) => p.decision === 'granted').length} granted); ${f.spoofs} refused as spoof, ${f.unknown} not recognised`,
+    `  face punches at platform  ${reached}`,
+  ];
 }
 
 function describe(p: PunchPath): string {
@@ -106,6 +135,7 @@ function summary(site: DemoSite, ok: boolean, seconds: number): string {
     `platform rows expected      ${rows.length}`,
     `accepted by the platform    ${accepted} (rows delivered ${delivered}; platform requests ${sim.requests}, over its limit ${sim.overLimit})`,
     `unacknowledged at gates     ${unacked}`,
+    ...faceLines(site),
     '',
     'largest delay of each step',
     `  card → relay              ${step((p) => p.cardToRelayMs)}`,

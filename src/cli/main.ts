@@ -101,8 +101,9 @@ program
   .option('--dir <path>', 'working directory (default: a new temporary one)')
   .option('--keep', 'keep the working directory afterwards')
   .option('--quiet', 'print only the summary')
+  .option('--no-faces', 'demo without face matching (quicker)')
   .addOption(new Option('--timeout <s>', 'give up after this many seconds').default(600).argParser((v) => parseInt(v, 10)))
-  .action(async (o: { workers: number; departures: number; dir?: string; keep?: boolean; quiet?: boolean; timeout: number }) => {
+  .action(async (o: { workers: number; departures: number; dir?: string; keep?: boolean; quiet?: boolean; faces?: boolean; timeout: number }) => {
     const { runDemo } = await import('./demo.js');
     process.exitCode = await runDemo(o);
   });

@@ -1,5 +1,28 @@
 import { z } from 'zod';
+import { parseRosterPublicKey } from '../core/roster-message.js';
 import { lineSpec, mqttSection, topicId } from './common.js';
+
+const cameraCommon = {
+  lane: topicId,
+  direction: z.enum(['in', 'out']),
+};
+
+/** A camera: a child writing MJPEG to stdout (ffmpeg, rpicam-vid), or a directory of images (demo, tests). */
+const cameraSpec = z.union([
+  z.strictObject({
+    ...cameraCommon,
+    /** program and arguments, e.g. [ffmpeg, -f, v4l2, -i, /dev/video0, -f, mjpeg, -] */
+    command: z.array(z.string().min(1)).min(1),
+  }),
+  z.strictObject({
+    ...cameraCommon,
+    /** every image file of this directory, sorted by name, one per interval */
+    directory: z.string().min(1),
+    intervalMs: z.number().int().min(10).max(60_000).default(500),
+    /** start again at the first image after the last */
+    loop: z.boolean().default(false),
+  }),
+]);
 
 export const gateConfigSchema = z.strictObject({
   siteId: topicId,
@@ -20,9 +43,30 @@ export const gateConfigSchema = z.strictObject({
     retryMs: z.number().int().min(100).default(5000),
   }),
   roster: z.strictObject({
-    /** roster file (JSON) loaded at start until roster sync from the hub replaces it */
-    file: z.string().min(1),
-  }),
+    /** roster file (JSON) loaded at start when newer than the stored roster (commissioning, or no hub) */
+    file: z.string().min(1).optional(),
+    /**
+     * the hub's roster public key as `sitegate hub roster-key` prints it (base64 DER or PEM):
+     * with it the gate keeps its roster in step with the hub (signed snapshots and deltas)
+     */
+    hubPublicKey: z.string().min(1).refine((t) => {
+      try {
+        parseRosterPublicKey(t);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be the hub\'s Ed25519 roster public key (base64 DER SubjectPublicKeyInfo or PEM), as `sitegate hub roster-key` prints it').optional(),
+    /** first wait before an unanswered snapshot request is repeated; doubles up to retryMaxMs */
+    retryMinMs: z.number().int().min(100).default(5000),
+    retryMaxMs: z.number().int().min(100).default(120_000),
+    /** a head newer than the roster waits this long for its deltas before a snapshot is asked for */
+    headGraceMs: z.number().int().min(0).default(5000),
+    /** an unfinished snapshot is dropped after this long without a new chunk */
+    chunkTimeoutMs: z.number().int().min(100).default(60_000),
+  }).refine((r) => r.file !== undefined || r.hubPublicKey !== undefined, {
+    message: 'the gate needs a roster: set roster.hubPublicKey (roster sync from the hub) or roster.file (a roster file), or both',
+  }).refine((r) => r.retryMinMs <= r.retryMaxMs, { message: 'roster.retryMinMs must not exceed roster.retryMaxMs', path: ['retryMinMs'] }),
   gpio: z.strictObject({
     /** onoff on sysfs; 'socket' a chip served on a unix socket (crash tests); 'sim' only inside the demo/tests */
     driver: z.enum(['onoff', 'sim', 'socket']).default('onoff'),
@@ -99,6 +143,50 @@ export const gateConfigSchema = z.strictObject({
       heartbeatMs: z.number().int().min(100).max(60_000).default(2000),
     }),
   ])).default([]),
+  /** face matching on one lane's camera (face workers in threads, 1:N search in the roster's templates) */
+  face: z.strictObject({
+    enabled: z.boolean().default(false),
+    /** worker threads, each with its own models (about 60 MB each) */
+    workers: z.number().int().min(1).max(8).default(2),
+    /** 'model-only' for still images (demo); a real site wants motion, and IR with an IR camera */
+    livenessPolicy: z.enum(['model-only', 'model+motion', 'model+motion+ir']).default('model+motion'),
+    /** 1:N: cosine similarity strictly above this (src/gate/face/match-threshold.ts) */
+    threshold: z.number().min(-1).max(1).default(0.917),
+    /** 1:N: best minus the next worker's best at least this */
+    margin: z.number().min(0).max(1).default(0.01),
+    /** faces with eyes closer than this (camera pixels) are too far away */
+    minEyeDistancePx: z.number().min(0).max(1000).default(40),
+    /** frames of one face judged together by the motion check */
+    burstFrames: z.number().int().min(2).max(64).default(8),
+    /** frames ignored after a decision, so one person gives one event */
+    cooldownMs: z.number().int().min(0).max(60_000).default(3000),
+    camera: cameraSpec.optional(),
+    /** the IR camera for 'model+motion+ir' (same lane) */
+    irCamera: cameraSpec.optional(),
+  }).refine((f) => !f.enabled || f.camera !== undefined, { message: 'face.camera is required when face.enabled is true', path: ['camera'] })
+    .refine((f) => !f.enabled || f.livenessPolicy !== 'model+motion+ir' || f.irCamera !== undefined, {
+      message: "face.irCamera is required with livenessPolicy 'model+motion+ir'",
+      path: ['irCamera'],
+    })
+    .prefault({}),
+  /** face photos kept apart from the punches until the hub has them */
+  photos: z.strictObject({
+    /** total bytes of photos kept; only photos the hub acknowledged are evicted (oldest first) */
+    maxBytes: z.number().int().min(1024).default(512 * 1024 * 1024),
+  }).prefault({}),
+  journal: z.strictObject({
+    /** unacknowledged entries the gate promises to hold; beyond it a fault is raised (nothing is dropped) */
+    capacity: z.number().int().min(1).default(500_000),
+    /**
+     * over capacity: 'keep-open' lets workers through and keeps journalling; 'deny' refuses new
+     * swipes with reason journal_full (journalled too) until the hub catches up
+     */
+    onOverflow: z.enum(['keep-open', 'deny']).default('keep-open'),
+    /** acknowledged entries older than this are pruned (hourly) */
+    pruneAfterDays: z.number().min(1).max(3650).default(90),
+    /** at most this many acknowledged entries are kept */
+    keepAckedRows: z.number().int().min(0).default(200_000),
+  }).prefault({}),
   publish: z.strictObject({
     /** entries per MQTT message */
     batchSize: z.number().int().min(1).max(1000).default(100),

@@ -28,11 +28,40 @@ export interface Swipe {
   workerId: string | null;
 }
 
+/** A demo person known by face only (no card): one face cut from face-api's sample photos. */
+export interface FaceWorker {
+  workerId: string;
+  name: string;
+  idNumber: string;
+  teamSysNo: number;
+  /** the roster's face template (base64) */
+  template: string;
+}
+
 export interface Shift {
   siteKey: Buffer;
   projectCode: string;
   workers: DemoWorker[];
   swipes: Swipe[];
+  /** workers enrolled by face (the camera replays their crops); empty without faces */
+  faceWorkers: FaceWorker[];
+}
+
+/** Face-only workers F001… for the given templates, with ID numbers and teams like the others. */
+export function faceWorkers(templates: readonly string[], teams = 4, seed = 5150): FaceWorker[] {
+  let s = seed;
+  const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  return templates.map((template, i) => {
+    const birth = 1965 + Math.floor(rnd() * 40);
+    const first17 = `310104${birth}${String(1 + Math.floor(rnd() * 12)).padStart(2, '0')}${String(1 + Math.floor(rnd() * 28)).padStart(2, '0')}${String(Math.floor(rnd() * 1000)).padStart(3, '0')}`;
+    return {
+      workerId: `F${String(i + 1).padStart(3, '0')}`,
+      name: SURNAMES[Math.floor(rnd() * SURNAMES.length)] + GIVEN[Math.floor(rnd() * GIVEN.length)],
+      idNumber: idNumberFrom(first17),
+      teamSysNo: 1 + (i % teams),
+      template,
+    };
+  });
 }
 
 /** Wiegand 26-bit data value (facility and card) as the gate reports it. */
@@ -83,7 +112,7 @@ export function generateShift(opts: { arrivals: number; departures: number; team
     card: blacklisted.card,
     workerId: blacklisted.workerId,
   });
-  return { siteKey: randomBytes(32), projectCode: 'P-DEMO-001', workers, swipes };
+  return { siteKey: randomBytes(32), projectCode: 'P-DEMO-001', workers, swipes, faceWorkers: [] };
 }
 
 export function rosterDocument(siteId: string, shift: Shift, version = 1): RosterDocument {
@@ -97,13 +126,20 @@ export function rosterDocument(siteId: string, shift: Shift, version = 1): Roste
       status: w.status,
       idValidTo: null,
       credentials: [{ kind: 'wiegand' as const, hmac: credentialHmac(shift.siteKey, 'wiegand', String(wiegandValue(w.facility, w.card))) }],
-    })),
+    })).concat(shift.faceWorkers.map((f) => ({
+      workerId: f.workerId,
+      name: f.name,
+      status: 'entered' as const,
+      idValidTo: null,
+      credentials: [],
+      faceTemplates: [f.template],
+    }))),
   };
 }
 
 export function registryDocument(shift: Shift) {
   return {
-    workers: shift.workers.map((w) => ({
+    workers: [...shift.workers, ...shift.faceWorkers].map((w) => ({
       workerId: w.workerId,
       name: w.name,
       idCardType: '01',

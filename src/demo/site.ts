@@ -15,7 +15,9 @@ import { Hub } from '../hub/hub.js';
 import { PlatformSimulator } from '../municipal/platform-sim.js';
 import { MosquittoBroker } from './mosquitto.js';
 import { ObservedGpio } from './observed-gpio.js';
-import { generateShift, registryDocument, rosterDocument, type Shift, type Swipe } from './shift.js';
+import { FacePool } from '../gate/face/face-pool.js';
+import { cutSampleFaces } from './faces.js';
+import { faceWorkers, generateShift, registryDocument, rosterDocument, type Shift, type Swipe } from './shift.js';
 import { PunchTracker } from './tracker.js';
 
 /** Reference pin map of one lane on a Pi 4 header (device-tree/ and the README's wiring table). */
@@ -50,6 +52,22 @@ export interface SiteOptions {
   /** pause between two swipes at one gate after the previous passage settled */
   swipeGapMs?: number;
   clock?: Clock;
+  /**
+   * Enrol the faces of face-api's sample photos as extra workers and let GATE-IN's second lane
+   * replay them from a camera directory (liveness 'model-only': stills cannot pass a motion check).
+   */
+  faces?: boolean;
+  /** time between two images of the face camera (default 500 ms) */
+  faceIntervalMs?: number;
+}
+
+/** What the face lane did, for the summary. */
+export interface DemoFaceStats {
+  enrolled: number;
+  /** face punches journalled, and their punchIds */
+  punches: Set<string>;
+  spoofs: number;
+  unknown: number;
 }
 
 interface SimGate {
@@ -75,6 +93,7 @@ export class DemoSite {
   platform!: PlatformSimulator;
   hub!: Hub;
   gates: SimGate[] = [];
+  readonly faceStats: DemoFaceStats = { enrolled: 0, punches: new Set(), spoofs: 0, unknown: 0 };
   private hubConfig!: HubConfig;
   private aborted = false;
 
@@ -117,6 +136,9 @@ export class DemoSite {
     });
     await this.platform.start();
 
+    const cameraDir = join(dir, 'camera');
+    if (this.opts.faces) await this.enrolFaces(cameraDir);
+
     const rosterFile = join(dir, 'roster.json');
     writeFileSync(rosterFile, JSON.stringify(rosterDocument(this.siteId, this.shift)));
     const registryFile = join(dir, 'registry.json');
@@ -139,6 +161,7 @@ export class DemoSite {
       });
       certFiles[gateId] = join(dir, `${gateId}.crt.pem`);
       writeFileSync(certFiles[gateId], token.certPem);
+      const faceLane = this.opts.faces && side === 'in';
       const config = gateConfigSchema.parse({
         siteId: this.siteId,
         gateId,
@@ -161,7 +184,28 @@ export class DemoSite {
             passageTimeoutMs: 3000,
             passageClearMs: 80,
           },
+          ...(faceLane
+            ? [{
+                name: 'L2',
+                relays: { in: { chip: DEMO_PINS.chip, offset: DEMO_PINS.lane2.relayIn } },
+                passageSensor: { chip: DEMO_PINS.chip, offset: DEMO_PINS.lane2.passage },
+                pulseMs: 100,
+                passageTimeoutMs: 3000,
+                passageClearMs: 80,
+              }]
+            : []),
         ],
+        ...(faceLane
+          ? {
+              face: {
+                enabled: true,
+                workers: 1,
+                livenessPolicy: 'model-only',
+                cooldownMs: 0,
+                camera: { lane: 'L2', direction: 'in', directory: cameraDir, intervalMs: this.opts.faceIntervalMs ?? 500 },
+              },
+            }
+          : {}),
         readers: [
           {
             kind: 'wiegand',
@@ -180,6 +224,10 @@ export class DemoSite {
         if (value === 1 && (spec.offset === DEMO_PINS.relayIn || spec.offset === DEMO_PINS.relayOut)) {
           this.clock.setTimeout(() => chip.inject(DEMO_PINS.passage, 1), walkMs);
           this.clock.setTimeout(() => chip.inject(DEMO_PINS.passage, 0), walkMs + 40);
+        }
+        if (value === 1 && spec.offset === DEMO_PINS.lane2.relayIn) {
+          this.clock.setTimeout(() => chip.inject(DEMO_PINS.lane2.passage, 1), walkMs);
+          this.clock.setTimeout(() => chip.inject(DEMO_PINS.lane2.passage, 0), walkMs + 40);
         }
       });
       const gate = new Gate({ config, log: log.child({ gate: gateId }), clock: this.clock, gpio });
@@ -211,14 +259,41 @@ export class DemoSite {
       g.gate.on('passage', (p) => this.tracker.onPassage(p));
       g.gate.on('signed', (h) => this.tracker.onSigned(g.gateId, h.seq));
       g.gate.on('acked', (ids) => this.tracker.onAcked(ids));
+      g.gate.on('punch', (p: PunchEntry) => {
+        if (p.credential.kind === 'face') this.faceStats.punches.add(p.punchId);
+      });
+      g.gate.on('faceAttempt', (e) => {
+        if (e.event_type === 'spoof') this.faceStats.spoofs++;
+        else this.faceStats.unknown++;
+      });
     }
+  }
+
+  /** Cuts and enrols the sample faces (a face pool of its own, stopped before the gates start). */
+  private async enrolFaces(cameraDir: string): Promise<void> {
+    const pool = new FacePool({ workers: 2 });
+    try {
+      await pool.start();
+      const faces = await cutSampleFaces(pool, cameraDir);
+      this.shift.faceWorkers = faceWorkers(faces.map((f) => f.template));
+      this.faceStats.enrolled = faces.length;
+    } finally {
+      await pool.stop();
+    }
+  }
+
+  /** The gate whose camera replays the faces, if any. */
+  private faceGate(): SimGate | undefined {
+    return this.opts.faces ? this.gates.find((g) => g.name === 'in') : undefined;
   }
 
   /** Replays the shift's swipes, each gate in its own stream, one worker at a time per lane. */
   async replay(): Promise<void> {
     const byGate = { in: [] as Swipe[], out: [] as Swipe[] };
     for (const s of this.shift.swipes) byGate[s.gate].push(s);
-    await Promise.all(this.gates.map((g) => this.replayAt(g, byGate[g.name])));
+    const fg = this.faceGate();
+    const faces = fg ? fg.gate.faceReady.then(() => fg.gate.face.cameraEnded()) : Promise.resolve();
+    await Promise.all([...this.gates.map((g) => this.replayAt(g, byGate[g.name])), faces]);
   }
 
   private async replayAt(g: SimGate, swipes: Swipe[]): Promise<void> {
@@ -257,7 +332,7 @@ export class DemoSite {
   }
 
   relayPulses(): number {
-    return this.gates.reduce((n, g) => n + g.chip.pulses(DEMO_PINS.relayIn) + g.chip.pulses(DEMO_PINS.relayOut), 0);
+    return this.gates.reduce((n, g) => n + g.chip.pulses(DEMO_PINS.relayIn) + g.chip.pulses(DEMO_PINS.relayOut) + g.chip.pulses(DEMO_PINS.lane2.relayIn), 0);
   }
 
   async stop(): Promise<void> {

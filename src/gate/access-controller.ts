@@ -18,6 +18,11 @@ export interface CredentialRead {
   direction: Direction;
   /** monotonic ms when the reader's frame was complete */
   readAtMono: number;
+  /**
+   * A face read (kind 'face'): the worker the 1:N search named (`number` is that workerId too),
+   * the match score, the liveness the policy judged, and the photo already stored.
+   */
+  face?: { workerId: string; score: number; liveness: number; photoHash: string | null };
 }
 
 /** What the controller needs of a lane's turnstile. */
@@ -30,6 +35,8 @@ export interface LaneActuator {
 
 export interface RosterLookup {
   findByCredential(kind: CredentialKind, hmac: string): RosterWorker | null;
+  /** the worker a face search named (faces are found by workerId, not by a credential HMAC) */
+  findWorker?(workerId: string): RosterWorker | null;
   siteKey(): Buffer | null;
   /** the site's rules from the roster; null or absent: the defaults */
   rules?(): SiteRules | null;
@@ -39,6 +46,11 @@ export interface RosterLookup {
 export const LOCKDOWN_REASON = 'lockdown';
 /** Reason of a punch recording a technician's or operator's manual open. */
 export const MANUAL_OPEN_REASON = 'manual_open';
+/** Reason of a swipe denied because the journal holds more than its capacity (journal.onOverflow 'deny'). */
+export const JOURNAL_FULL_REASON = 'journal_full';
+
+/** What the site decides while the journal is over capacity. */
+export type OverflowPolicy = 'keep-open' | 'deny';
 
 export interface AccessControllerOptions {
   siteId: string;
@@ -52,6 +64,13 @@ export interface AccessControllerOptions {
   clockSynced: () => boolean;
   /** true while an operator holds the lane locked down: every credential is refused */
   lockedDown?: (lane: string) => boolean;
+  /**
+   * card+face mode: the worker a live face seen just now verifies as (1:1 against `workerId`'s
+   * templates); undefined: no recent face; null: a face that is not this worker.
+   */
+  faceFactor?: (workerId: string) => string | null | undefined;
+  /** what to do while the journal is over capacity (default 'keep-open'); read at every swipe */
+  overflow?: () => OverflowPolicy;
 }
 
 export interface PunchEvents {
@@ -66,6 +85,8 @@ export interface PunchEvents {
   refused: [CredentialRead, SitegateError];
   /** a passage entry could not be journalled: it is held and retried (retryHeld) */
   held: [SitegateError];
+  /** the journal went over its capacity (true) or back under it (false) */
+  overCapacity: [boolean, number];
   error: [Error];
 }
 
@@ -75,7 +96,8 @@ export interface PunchEvents {
  * happen later and never delay the relay.
  */
 export class AccessController extends EventEmitter<PunchEvents> {
-  readonly counters = { swipes: 0, granted: 0, denied: 0, relayPulses: 0, passages: 0, ignoredBusy: 0, errors: 0, refused: 0, manualOpens: 0 };
+  readonly counters = { swipes: 0, granted: 0, denied: 0, relayPulses: 0, passages: 0, ignoredBusy: 0, errors: 0, refused: 0, manualOpens: 0, journalFull: 0 };
+  private over = false;
   /** passage entries that could not be journalled yet (disk full), oldest first */
   private held: { punch: PunchEntry; outcome: PassageOutcome; sensorCount: number; time: PunchTime }[] = [];
 
@@ -129,13 +151,17 @@ export class AccessController extends EventEmitter<PunchEvents> {
     const siteKey = roster.siteKey();
     this.counters.swipes++;
     const hmac = siteKey ? credentialHmac(siteKey, read.kind, read.number) : '0'.repeat(64);
-    const worker = siteKey ? roster.findByCredential(read.kind, hmac) : null;
+    const worker = this.identify(read, siteKey, hmac);
     const rules = roster.rules?.() ?? undefined;
+    const full = this.checkCapacity() && (this.opts.overflow?.() ?? 'keep-open') === 'deny';
     const verdict: { decision: 'granted' | 'denied'; reason: string } = !lane
       ? { decision: 'denied', reason: 'no_such_lane' }
       : this.opts.lockedDown?.(read.lane)
         ? { decision: 'denied', reason: LOCKDOWN_REASON }
-        : decide(worker, { nowMs: clock.now(), direction: read.direction, rules });
+        : full
+          ? { decision: 'denied', reason: JOURNAL_FULL_REASON }
+          : decide(worker, { nowMs: clock.now(), direction: read.direction, rules, factors: this.factors(read, worker, rules) });
+    if (verdict.reason === JOURNAL_FULL_REASON) this.counters.journalFull++;
     const entry = journal.appendPunch({
       punchId: newPunchId(),
       gateId: this.opts.gateId,
@@ -147,8 +173,8 @@ export class AccessController extends EventEmitter<PunchEvents> {
       credential: { kind: read.kind, hmac },
       decision: verdict.decision,
       reason: verdict.reason,
-      face: null,
-      photoHash: null,
+      face: read.face ? { score: read.face.score, liveness: read.face.liveness } : null,
+      photoHash: read.face?.photoHash ?? null,
     });
     this.emit('punch', entry, worker);
     this.emit('journalled');
@@ -159,6 +185,35 @@ export class AccessController extends EventEmitter<PunchEvents> {
     this.counters.granted++;
     this.actuate(lane, entry, read.readAtMono);
     return entry;
+  }
+
+  private identify(read: CredentialRead, siteKey: Buffer | null, hmac: string): RosterWorker | null {
+    if (read.kind === 'face') {
+      const id = read.face?.workerId ?? read.number;
+      return this.opts.roster.findWorker?.(id) ?? null;
+    }
+    return siteKey ? this.opts.roster.findByCredential(read.kind, hmac) : null;
+  }
+
+  /** card+face mode: what each factor named (a card read asks for the live face seen just now). */
+  private factors(read: CredentialRead, worker: RosterWorker | null, rules: SiteRules | undefined): { card?: string | null; face?: string | null } | undefined {
+    if (rules?.verification !== 'card+face') return undefined;
+    if (read.kind === 'face') return { face: worker?.workerId ?? null };
+    const card = worker?.workerId ?? null;
+    return { card, face: worker ? this.opts.faceFactor?.(worker.workerId) : undefined };
+  }
+
+  /**
+   * True while the journal holds more unacknowledged entries than it promises to; emits
+   * `overCapacity` on each change (the gate raises or clears its fault).
+   */
+  checkCapacity(): boolean {
+    const over = this.opts.journal.overCapacity;
+    if (over !== this.over) {
+      this.over = over;
+      this.emit('overCapacity', over, this.opts.journal.unackedCount());
+    }
+    return over;
   }
 
   /**

@@ -12,7 +12,7 @@ export class GateControlProvider implements GateControl {
   private readonly rosterView: GateRosterView;
 
   constructor(private readonly gate: Gate) {
-    this.rosterView = new GateRosterView(gate.roster, gate.rosterPath);
+    this.rosterView = new GateRosterView(gate.roster);
   }
 
   status(): GateStatusView {
@@ -64,6 +64,6 @@ export class GateControlProvider implements GateControl {
   }
 
   close(): void {
-    this.rosterView.close();
+    // nothing held open: the roster view reads through the gate's own store
   }
 }

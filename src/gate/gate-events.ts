@@ -69,6 +69,33 @@ export function refusedEventOf(
   });
 }
 
+/**
+ * A face attempt that journalled no punch: `spoof` (liveness failed), `unknown` (a live face no
+ * enrolled worker matches clearly enough), `no_face` (the index holds no enrolled face to match).
+ */
+export function faceEventOf(
+  r: { gateId: string; lane: string; direction: Direction; type: 'spoof' | 'unknown' | 'no_face'; reason: string; score: number | null; liveness: number | null },
+  time: Pick<PunchTime, 'ms' | 'clockSynced'>,
+): PassageEvent {
+  return passageEventSchema.parse({
+    v: 1,
+    event_type: r.type,
+    gateId: r.gateId,
+    lane: r.lane,
+    direction: r.direction,
+    atMs: time.ms,
+    clockSynced: time.clockSynced,
+    method: 'face',
+    score: r.score === null ? null : clamp01(r.score),
+    liveness: r.liveness === null ? null : clamp01(r.liveness),
+    reason: r.reason.slice(0, 64),
+    workerId: null,
+    personType: 'unknown',
+    punchId: null,
+    photoHash: null,
+  });
+}
+
 /** A punch-less event: the site's fire alarm changed state (published on the event topic too). */
 export interface FireAlarmEvent {
   v: 1;

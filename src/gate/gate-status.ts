@@ -3,6 +3,7 @@ import { certSha256 } from '../core/cert.js';
 import type { Direction } from '../core/entries.js';
 import type { GateStatusView, PunchView } from '../control/views.js';
 import type { GateStatus } from '../mqtt/status.js';
+import type { GateFaceStatus } from './gate-face.js';
 import type { GateFault } from './gate-faults.js';
 import type { ReaderHealth } from './gate-readers.js';
 import type { PunchWithPassage } from './punch/journal.js';
@@ -46,7 +47,12 @@ export interface GateSnapshot {
   fireAlarm: 'normal' | 'active' | 'not-wired';
   token: { state: SignerState; certDer: Buffer | null };
   roster: { version: number | null; size: number };
+  /** roster sync's own status (RosterSync.status()); null without roster.hubPublicKey */
+  rosterSync?: Record<string, unknown> | null;
+  face?: GateFaceStatus | null;
+  photos?: { photos: number; bytes: number; pendingBytes: number; overCap: boolean };
   journal: { headSeq: number; unacked: number; oldestUnackedMs: number | null; accepting: boolean };
+  journalCapacity?: { capacity: number; over: boolean; onOverflow: 'keep-open' | 'deny' };
   hub: { connected: boolean; lastAckMs: number | null; inFlight: number };
   faults: GateFault[];
 }
@@ -113,7 +119,16 @@ export function mqttStatus(s: GateSnapshot, bootId: string): GateStatus & Record
     clockSynced: s.clockSynced,
     readers: Object.fromEntries(s.readers.map((r) => [r.name, r.health.state])),
     token: tokenStateName(s.token.state),
-    journal: { head: s.journal.headSeq, unacked: s.journal.unacked, oldestUnackedMs: s.journal.oldestUnackedMs, accepting: s.journal.accepting },
+    journal: {
+      head: s.journal.headSeq,
+      unacked: s.journal.unacked,
+      oldestUnackedMs: s.journal.oldestUnackedMs,
+      accepting: s.journal.accepting,
+      ...(s.journalCapacity ? { capacity: s.journalCapacity.capacity, overCapacity: s.journalCapacity.over, onOverflow: s.journalCapacity.onOverflow } : {}),
+    },
+    roster: s.rosterSync ?? { version: s.roster.version, size: s.roster.size },
+    ...(s.face ? { face: s.face } : {}),
+    ...(s.photos ? { photos: s.photos } : {}),
     ...(cert && s.token.certDer
       ? {
           certificate: {

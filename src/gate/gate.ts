@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
 import type { MqttClient } from 'mqtt';
@@ -8,6 +8,9 @@ import type { Direction, PassageEntry, PunchEntry, PunchTime, SignedHead } from 
 import { errorMessage, SitegateError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { RosterWorker } from '../core/worker.js';
+import { parseRosterPublicKey, type RosterRequest } from '../core/roster-message.js';
+import type { PassageEvent } from '../mqtt/events.js';
+import { rosterTopics } from '../mqtt/roster-topics.js';
 import { loadConfigFile, readSecretFile } from '../config/load.js';
 import { gateConfigSchema, type GateConfig } from '../config/gate-config.js';
 import type { ControlHandlers } from '../control/providers.js';
@@ -17,7 +20,12 @@ import { topics } from '../mqtt/topics.js';
 import { AccessController, type LaneActuator } from './access-controller.js';
 import { GateCommands } from './gate-commands.js';
 import { GateControlProvider } from './gate-control.js';
-import { indicatorFor, passageEventOf, refusedEventOf, type FireAlarmEvent } from './gate-events.js';
+import { faceEventOf, indicatorFor, passageEventOf, refusedEventOf, type FireAlarmEvent } from './gate-events.js';
+import { GateFace, type GateFaceProcessor } from './gate-face.js';
+import { JournalHousekeeping } from './gate-housekeeping.js';
+import { PhotoUploader } from './gate-photos.js';
+import type { FaceCredential, FaceNoMatch, FaceSpoof } from './face/face-station.js';
+import type { FacePoolOptions } from './face/face-pool.js';
 import { GateFaults } from './gate-faults.js';
 import { openGateLink } from './gate-link.js';
 import { buildReader, type GateReader, type ReaderDeps } from './gate-readers.js';
@@ -36,10 +44,12 @@ import { Relay, relaySafeLevel } from './hw/relay.js';
 import { TurnstileLane } from './hw/turnstile.js';
 import { ChainSigning, type SignerFault } from './punch/chain-signing.js';
 import { Journal, type JournalLimits } from './punch/journal.js';
+import { PhotoStore } from './punch/photo-store.js';
 import { Publisher } from './punch/publisher.js';
 import { Pkcs11Signer } from './punch/signer.js';
 import { readRosterFile } from './roster/roster-file.js';
 import { RosterStore } from './roster/roster-store.js';
+import { RosterSync, type RosterApplied } from './roster/roster-sync.js';
 
 export type { FireAlarmEvent } from './gate-events.js';
 
@@ -62,8 +72,12 @@ export interface GateOptions {
   statusEveryMs?: number;
   /** how often held passage entries are retried after a journal write failed; default 5000 */
   retryEveryMs?: number;
-  /** journal capacity and page limit (tests make the disk "full" with maxPageCount) */
-  journalLimits?: JournalLimits;
+  /** journal capacity and page limit (tests make the disk "full" with maxPageCount); capacity defaults to config.journal.capacity */
+  journalLimits?: Partial<JournalLimits>;
+  /** the face workers; default a FacePool from config.face (tests pass a scripted processor) */
+  faceProcessor?: GateFaceProcessor;
+  /** where the face pool finds its models and manifest (default models/) */
+  facePool?: Pick<FacePoolOptions, 'modelsDir' | 'manifestPath'>;
 }
 
 export interface GateEvents {
@@ -82,6 +96,12 @@ export interface GateEvents {
   commandAck: [import('../mqtt/commands.js').CommandAck];
   /** the config was reloaded from its file */
   reloaded: [GateConfig];
+  /** roster sync applied a delta or a snapshot from the hub (the face index is already updated) */
+  rosterApplied: [RosterApplied];
+  /** a face attempt that journalled no punch (spoof, unknown face), as published on the event topic */
+  faceAttempt: [PassageEvent];
+  /** the hub acknowledged these photos: they may be evicted */
+  photosAcked: [readonly string[]];
 }
 
 interface LaneParts {
@@ -111,6 +131,15 @@ export class Gate extends EventEmitter<GateEvents> {
   roster!: RosterStore;
   token!: GateToken;
   time!: GateTime;
+  photos!: PhotoStore;
+  photoUploader!: PhotoUploader;
+  face!: GateFace;
+  /** null without roster.hubPublicKey (the roster comes from its file only) */
+  rosterSync: RosterSync | null = null;
+  housekeeping!: JournalHousekeeping;
+  /** resolves once face matching has started, or has given up (models missing); never rejects */
+  faceReady: Promise<void> = Promise.resolve();
+  private rosterSyncStarted = false;
   private config: GateConfig;
   private gpio!: GpioProvider;
   private readonly startedMono: number;
@@ -156,13 +185,14 @@ export class Gate extends EventEmitter<GateEvents> {
     mkdirSync(config.stateDir, { recursive: true });
     this.roster = new RosterStore(this.rosterPath);
     this.loadRosterFile();
+    this.photos = new PhotoStore({ dir: join(config.stateDir, 'photos'), maxBytes: config.photos.maxBytes, wallClock: () => this.clock.now() });
 
     await this.openToken();
     this.journal = new Journal(
       this.journalPath,
       { gateId: config.gateId, certSha256: this.chainCertSha256(), epoch: config.epoch },
       () => this.clock.now(),
-      this.opts.journalLimits,
+      { capacity: config.journal.capacity, ...this.opts.journalLimits },
     );
 
     this.time = new GateTime(this.clock, this.opts.clockSynced ?? (() => true), (jump) => {
@@ -181,6 +211,8 @@ export class Gate extends EventEmitter<GateEvents> {
       bootId: this.bootId,
       clockSynced: () => this.time.isSynced(),
       lockedDown: (lane) => this.lockdown.has(lane),
+      faceFactor: (workerId) => this.face?.verifyRecent(workerId),
+      overflow: () => this.config.journal.onOverflow,
     });
     this.signing = new ChainSigning({
       journal: this.journal,
@@ -226,6 +258,17 @@ export class Gate extends EventEmitter<GateEvents> {
         requestRosterResync: (commandId) => this.emit('resyncRoster', { commandId }),
       },
     });
+    this.on('resyncRoster', () => this.requestRosterSnapshot());
+    this.buildRosterSync();
+    this.photoUploader = new PhotoUploader({
+      store: this.photos,
+      link: () => this.client,
+      siteId: config.siteId,
+      gateId: config.gateId,
+      clock: this.clock,
+      log,
+      onAcked: (hashes) => this.emit('photosAcked', hashes),
+    });
     this.startLink();
     this.publisher = new Publisher({
       journal: this.journal,
@@ -238,17 +281,30 @@ export class Gate extends EventEmitter<GateEvents> {
       ackTimeoutMs: config.publish.ackTimeoutMs,
       onAck: (ids) => {
         this.lastAckMs = this.clock.now();
+        this.controller.checkCapacity();
         this.emit('acked', ids);
       },
     });
     this.publisher.start();
+    this.photoUploader.start();
     this.startReaders();
     this.startFireAlarm();
+    this.startFace();
+    this.housekeeping = new JournalHousekeeping({
+      journal: this.journal,
+      clock: this.clock,
+      log,
+      pruneAfterDays: config.journal.pruneAfterDays,
+      keepAckedRows: config.journal.keepAckedRows,
+      afterRound: () => this.controller.checkCapacity(),
+    });
+    this.housekeeping.start();
+    this.controller.checkCapacity();
     this.faults.setListener(() => this.publishStatus());
     this.scheduleStatus();
     this.scheduleRetry();
     log.info(
-      { gateId: config.gateId, lanes: this.lanes.size, readers: this.readers.length, roster: this.roster.size(), token: this.token.state },
+      { gateId: config.gateId, lanes: this.lanes.size, readers: this.readers.length, roster: this.roster.size(), rosterSync: this.rosterSync !== null, face: config.face.enabled, token: this.token.state },
       'gate started',
     );
   }
@@ -328,6 +384,17 @@ export class Gate extends EventEmitter<GateEvents> {
       }
     });
     this.controller.on('held', (err) => this.journalRefused(err));
+    // handle() has logged it and counted it; the reader goes on
+    this.controller.on('error', () => undefined);
+    this.controller.on('overCapacity', (over, unacked) => {
+      const { capacity, onOverflow } = this.config.journal;
+      if (!over) {
+        this.faults.clear('journal_over_capacity');
+        return;
+      }
+      const what = onOverflow === 'deny' ? 'new swipes are denied (journal_full) until the hub catches up' : 'workers still pass and every punch is kept';
+      this.faults.raise('journal_over_capacity', '', `the journal holds ${unacked} entries the hub has not acknowledged, over its capacity of ${capacity}: ${what}`);
+    });
   }
 
   private journalRefused(err: SitegateError): void {
@@ -520,9 +587,136 @@ export class Gate extends EventEmitter<GateEvents> {
   }
 
   private loadRosterFile(): void {
-    const doc = readRosterFile(this.config.roster.file);
+    const file = this.config.roster.file;
+    if (file === undefined) return;
+    if (this.config.roster.hubPublicKey && !existsSync(file)) {
+      this.opts.log.info({ file }, 'no roster file; the roster comes from the hub');
+      return;
+    }
+    const doc = readRosterFile(file);
     const have = this.roster.version();
     if (have === null || doc.version > have) this.roster.replace(doc);
+  }
+
+  // --- roster sync -----------------------------------------------------------------------
+
+  /** Built before the MQTT client: a persistent session's deltas can arrive before CONNACK. */
+  private buildRosterSync(): void {
+    const c = this.config;
+    const r = c.roster;
+    if (!r.hubPublicKey) return;
+    const sync = new RosterSync({
+      store: this.roster,
+      link: {
+        subscribeAsync: (topic, opts) => (this.client ? this.client.subscribeAsync(topic, opts) : Promise.reject(new SitegateError('no_link', 'no MQTT client'))),
+        publish: (topic, payload, opts, cb) => (this.client ? this.client.publish(topic, payload, opts, cb) : cb?.(new SitegateError('no_link', 'no MQTT client'))),
+      },
+      siteId: c.siteId,
+      gateId: c.gateId,
+      hubKey: parseRosterPublicKey(r.hubPublicKey),
+      clock: this.clock,
+      log: this.opts.log.child({ part: 'roster' }),
+      retryMinMs: r.retryMinMs,
+      retryMaxMs: r.retryMaxMs,
+      headGraceMs: r.headGraceMs,
+      chunkTimeoutMs: r.chunkTimeoutMs,
+    });
+    sync.on('applied', (a) => {
+      this.face?.rosterApplied(a);
+      this.opts.log.info({ kind: a.kind, version: a.version, upserts: a.upserts.length, removes: a.removes.length }, 'roster applied');
+      this.emit('rosterApplied', a);
+      this.publishStatus();
+    });
+    this.rosterSync = sync;
+  }
+
+  private startRosterSync(): void {
+    const sync = this.rosterSync;
+    if (!sync || this.rosterSyncStarted || this.stopped) return;
+    this.rosterSyncStarted = true;
+    sync.start().catch((err) => {
+      this.rosterSyncStarted = false; // subscribed again at the next connect
+      this.opts.log.warn({ err: errorMessage(err) }, 'roster sync could not subscribe; tried again when the link comes back');
+    });
+  }
+
+  /**
+   * An operator's resync-roster: asks the hub for a snapshot now. A newer version is applied as
+   * usual; the same version as the gate's is skipped as stale by RosterSync.
+   */
+  private requestRosterSnapshot(): void {
+    const c = this.config;
+    if (!this.rosterSync || !this.client) return;
+    const req: RosterRequest = { kind: 'roster-request', gateId: c.gateId, haveVersion: this.roster.version(), wantVersion: null, reason: 'behind' };
+    this.client.publish(rosterTopics.request(c.siteId, c.gateId), JSON.stringify(req), { qos: 1 }, (err) => {
+      if (err) this.opts.log.warn({ err: errorMessage(err) }, 'roster snapshot request not sent');
+    });
+  }
+
+  // --- face ------------------------------------------------------------------------------
+
+  private startFace(): void {
+    const c = this.config.face;
+    this.face = new GateFace({
+      config: c,
+      roster: this.roster,
+      clock: this.clock,
+      log: this.opts.log.child({ part: 'face' }),
+      faults: this.faults,
+      processor: this.opts.faceProcessor,
+      pool: this.opts.facePool,
+      handlers: {
+        credential: (x) => this.onFaceCredential(x),
+        spoof: (x) => this.onFaceSpoof(x),
+        noMatch: (x) => this.onFaceNoMatch(x),
+      },
+    });
+    this.faceReady = this.face.start().catch((err) => {
+      this.opts.log.error({ err: errorMessage(err) }, 'face matching could not start');
+      this.faults.raise('face_models', '', `face matching could not start: ${errorMessage(err)}`);
+    });
+  }
+
+  private onFaceCredential(c: FaceCredential): void {
+    if (this.roster.rules()?.verification === 'card+face') {
+      // the face is the second factor: the card read that follows asks the station for it
+      this.opts.log.debug({ lane: c.lane, workerId: c.workerId }, 'face seen; waiting for the card (card+face)');
+      return;
+    }
+    let photoHash: string | null = null;
+    try {
+      photoHash = this.photos.put(c.photo);
+    } catch (err) {
+      this.opts.log.warn({ err: errorMessage(err) }, 'face photo not stored; the punch goes without it');
+    }
+    this.controller.handle({
+      kind: 'face',
+      number: c.workerId,
+      lane: c.lane,
+      direction: c.direction,
+      readAtMono: c.readAtMono,
+      face: { workerId: c.workerId, score: c.score, liveness: Math.min(c.liveness.antispoof, c.liveness.liveness), photoHash },
+    });
+    if (photoHash) this.photoUploader.kick();
+  }
+
+  private onFaceSpoof(s: FaceSpoof): void {
+    this.indicate(s.lane, 'spoof');
+    this.opts.log.warn({ lane: s.lane, reason: s.reason }, 'face refused: liveness check failed');
+    this.faceAttempt({ lane: s.lane, type: 'spoof', reason: s.reason, score: null, liveness: Math.min(s.liveness.antispoof, s.liveness.liveness) });
+  }
+
+  private onFaceNoMatch(n: FaceNoMatch): void {
+    this.indicate(n.lane, 'unknown');
+    const type = n.reason === 'empty_index' ? 'no_face' : 'unknown';
+    this.faceAttempt({ lane: n.lane, type, reason: n.reason, score: n.best?.score ?? null, liveness: Math.min(n.liveness.antispoof, n.liveness.liveness) });
+  }
+
+  private faceAttempt(a: { lane: string; type: 'spoof' | 'unknown' | 'no_face'; reason: string; score: number | null; liveness: number | null }): void {
+    const direction = this.config.face.camera?.direction ?? 'in';
+    const event = faceEventOf({ gateId: this.config.gateId, direction, ...a }, this.now());
+    this.publishEvent(event);
+    this.emit('faceAttempt', event);
   }
 
   /** True while the lane has a passage open (a read then is ignored). */
@@ -558,9 +752,11 @@ export class Gate extends EventEmitter<GateEvents> {
       log,
       onUp: () => {
         this.faults.clear('hub_unreachable');
-        this.client?.subscribe(topics.gateCmd(c.siteId, c.gateId), { qos: 1 }, (err) => {
-          if (err) log.warn({ err: err.message }, 'cannot subscribe to the command topic');
+        this.client?.subscribe([topics.gateCmd(c.siteId, c.gateId), topics.gatePhotoAck(c.siteId, c.gateId)], { qos: 1 }, (err) => {
+          if (err) log.warn({ err: err.message }, 'cannot subscribe to the command and photo ack topics');
         });
+        this.startRosterSync();
+        this.photoUploader.kick();
         this.publishStatus();
       },
       onDown: (why) => {
@@ -568,6 +764,8 @@ export class Gate extends EventEmitter<GateEvents> {
       },
     });
     this.client.on('message', (topic, payload) => {
+      if (this.rosterSync?.handleMessage(topic, payload)) return;
+      if (this.photoUploader.handleMessage(topic, payload)) return;
       if (topic !== topics.gateCmd(c.siteId, c.gateId)) return;
       const ack = this.commands.handle(payload);
       this.client?.publish(topics.gateCmdAck(c.siteId, c.gateId), JSON.stringify(ack), { qos: 1 });
@@ -637,12 +835,16 @@ export class Gate extends EventEmitter<GateEvents> {
       fireAlarm: this.fireAlarm ? (this.fireAlarm.alarm ? 'active' : 'normal') : 'not-wired',
       token: { state: this.token.state, certDer: this.token.certificateDer() },
       roster: { version: this.roster.version(), size: this.roster.size() },
+      rosterSync: this.rosterSync?.status() ?? null,
+      face: this.face?.status() ?? null,
+      photos: this.photos.stats(),
       journal: {
         headSeq: this.journal.head.seq,
         unacked: this.journal.unackedCount(),
         oldestUnackedMs: this.journal.oldestUnackedMs(),
         accepting: this.journalAccepting,
       },
+      journalCapacity: { capacity: this.journal.limits.capacity, over: this.journal.overCapacity, onOverflow: this.config.journal.onOverflow },
       hub: { connected: this.client?.connected ?? false, lastAckMs: this.lastAckMs, inFlight: this.publisher?.inFlightCount ?? 0 },
       faults: this.faults.list(),
     };
@@ -716,11 +918,15 @@ export class Gate extends EventEmitter<GateEvents> {
     if (this.statusTimer) this.clock.clearTimeout(this.statusTimer);
     if (this.retryTimer) this.clock.clearTimeout(this.retryTimer);
     for (const r of this.readers) await r.stop().catch(() => undefined);
+    await this.face?.stop().catch(() => undefined);
+    this.housekeeping?.stop();
+    this.photoUploader?.stop();
     this.fireAlarm?.stop();
     for (const i of this.indicators.values()) i.stop();
     for (const l of this.lanes.values()) l.turnstile.stop();
     this.signing?.stop();
     this.publisher?.stop();
+    await this.rosterSync?.stop();
     if (this.client) {
       const t = topics.gateStatus(this.config.siteId, this.config.gateId);
       if (this.client.connected) await this.client.publishAsync(t, JSON.stringify({ online: false }), { qos: 1, retain: true }).catch(() => undefined);
@@ -737,6 +943,7 @@ export class Gate extends EventEmitter<GateEvents> {
     }
     await this.token?.close().catch(() => undefined);
     this.journal?.close();
+    this.photos?.close();
     this.roster?.close();
     this.gpioSocket?.stop();
   }

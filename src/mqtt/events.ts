@@ -40,3 +40,21 @@ export const passageEventSchema = z.strictObject({
 });
 export type PassageEvent = z.infer<typeof passageEventSchema>;
 export type PassageEventInput = z.input<typeof passageEventSchema>;
+
+/**
+ * A punch-less event on the same topic: the site's fire alarm went active (every lane of the gate
+ * held open) or cleared. `kind` tells it apart from a passage attempt.
+ */
+export const fireAlarmEventSchema = z.strictObject({
+  v: z.literal(1),
+  kind: z.literal('fire_alarm'),
+  event_type: z.literal('fire_alarm'),
+  state: z.enum(['active', 'cleared']),
+  gateId: id,
+  /** lanes switched into (active) or out of (cleared) free passage */
+  lanes: z.array(id),
+  atMs: z.number().int(),
+  /** wall ms, whether the wall clock was synchronised, the boot and its monotonic ms, as in a punch */
+  time: z.strictObject({ ms: z.number().int(), clockSynced: z.boolean(), bootId: z.string().min(1), monoMs: z.number().int() }),
+});
+export type FireAlarmEventDoc = z.infer<typeof fireAlarmEventSchema>;

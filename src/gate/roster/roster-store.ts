@@ -207,6 +207,26 @@ export class RosterStore {
     }
   }
 
+  /** How many credentials of each kind the roster holds, kinds in name order. */
+  credentialCounts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.db.prepare('SELECT kind, COUNT(*) AS n FROM credentials GROUP BY kind ORDER BY kind').all() as { kind: string; n: number }[]) out[r.kind] = r.n;
+    return out;
+  }
+
+  /**
+   * Workers whose name contains `query` (the technician's `sitegate roster find`), in workerId
+   * order, at most `limit`. An empty query matches nobody.
+   */
+  searchByName(query: string, limit: number): RosterWorkerLike[] {
+    if (!query || limit <= 0) return [];
+    const docs = this.db
+      .prepare("SELECT doc FROM workers WHERE instr(json_extract(doc, '$.name'), ?) > 0 ORDER BY worker_id LIMIT ?")
+      .pluck()
+      .all(query, Math.floor(limit)) as string[];
+    return docs.map((d) => JSON.parse(d) as RosterWorkerLike);
+  }
+
   version(): number | null {
     const v = this.stmt.meta.get('version') as string | undefined;
     return v === undefined ? null : Number(v);
