@@ -39,6 +39,7 @@ export class Publisher {
   private started = false;
   private readonly gateId: string;
   readonly counters = { batchesSent: 0, entriesSent: 0, acks: 0, badAcks: 0, resends: 0 };
+  private lostAckResentFrom = -2;
 
   constructor(private readonly opts: PublisherOptions) {
     this.gateId = opts.journal.identity.gateId;
@@ -86,6 +87,16 @@ export class Publisher {
     this.counters.acks++;
     this.opts.journal.ack(ack.punchIds, ack.seq);
     if (ack.punchIds.length) this.opts.onAck?.(ack.punchIds, ack.seq);
+    const through = this.opts.journal.ackedThrough();
+    if (through < ack.seq && ack.punchIds.length && through !== this.lostAckResentFrom) {
+      // The hub holds everything up to ack.seq, yet some of it is unacknowledged here: the ack
+      // naming those punches was lost (a broker's queue limit drops acks too). Send them again,
+      // once per gap (later acks of batches already sent would ask again); the hub answers a
+      // replay with an ack that names them, and the ack time-out covers a lost resend.
+      this.lostAckResentFrom = through;
+      this.rewind();
+      return;
+    }
     const before = this.inFlight.length;
     this.inFlight = this.inFlight.filter((b) => b.lastSeq > ack.seq);
     if (ack.punchIds.length === 0 && this.inFlight.length === before && ack.seq < this.sentUpTo) {
