@@ -103,8 +103,10 @@ program
   .option('--quiet', 'print only the summary')
   .option('--no-faces', 'demo without face matching (quicker)')
   .addOption(new Option('--timeout <s>', 'give up after this many seconds').default(600).argParser((v) => parseInt(v, 10)))
-  .action(async (o: { workers: number; departures: number; dir?: string; keep?: boolean; quiet?: boolean; faces?: boolean; timeout: number }) => {
+  .action(async (o: { workers: number; departures: number; dir?: string; keep?: boolean; quiet?: boolean; faces?: boolean; timeout: number }, cmd: Command) => {
     const { runDemo } = await import('./demo.js');
+    // --no-faces given on the command line wins; otherwise SITEGATE_DEMO_FACES or the default (on)
+    if (cmd.getOptionValueSource('faces') !== 'cli') delete o.faces;
     process.exitCode = await runDemo(o);
   });
 

@@ -75,11 +75,13 @@ describe('a gate with the real face models', () => {
     await gate.faceReady;
     expect(gate.face.status()).toMatchObject({ state: 'running', indexWorkers: 3 });
     await gate.face.cameraEnded();
-    await waitFor(() => !gate!.laneBusy('L1'), 5000, 'the last passage');
     const st = gate.face.status();
     expect(st.camera!.delivered + st.camera!.dropped).toBe(3);
-    // every still is judged: recognised (a granted face punch of one of the three) or refused as a spoof by the model
-    expect(punches.length + attempts.length).toBe(st.camera!.delivered);
+    // every still is judged: recognised (a granted face punch of one of the three), refused as a
+    // spoof by the model, or ignored because the lane was still busy with the previous passage
+    const judged = () => punches.length + attempts.length + gate!.controller.counters.ignoredBusy;
+    await waitFor(() => judged() >= st.camera!.delivered && !gate!.laneBusy('L1'), 30_000, 'every still judged');
+    expect(judged()).toBe(st.camera!.delivered);
     expect(punches.length).toBeGreaterThanOrEqual(1);
     for (const p of punches) {
       expect(p).toMatchObject({ decision: 'granted', credential: { kind: 'face' } });
