@@ -2,12 +2,13 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { loadConfigFile } from '../config/load.js';
-import { hubConfigSchema } from '../config/hub-config.js';
+import { hubConfigSchema, type HubConfig } from '../config/hub-config.js';
 import { systemClock } from '../core/clock.js';
 import { maskIdNumber } from '../core/credential.js';
 import { errorMessage, SitegateError } from '../core/errors.js';
 import type { SiteStatus } from '../core/worker.js';
-import { storeEnrolmentPhoto } from '../hub/registry/face-photos.js';
+import { photoTypeOf } from '../hub/registry/face-photos.js';
+import type { PhotoEnroller } from '../hub/registry/face-enrolment.js';
 import { isCalendarDay, normalizeDay } from '../hub/registry/field-values.js';
 import { parseImportFile, type RowError } from '../hub/registry/import-file.js';
 import { RegistryStore, registryPath } from '../hub/registry/registry-store.js';
@@ -20,7 +21,7 @@ import type { WorkerRecord } from '../hub/registry/worker-record.js';
 
 const EXIT_REFUSED = 1;
 const EXIT_USAGE = 2;
-const USAGE_CODES = new Set(['usage', 'config_unreadable', 'config_yaml', 'config_invalid', 'import_unreadable', 'import_empty', 'import_no_columns', 'import_duplicate_column', 'import_json', 'import_encoding', 'csv_unclosed_quote', 'csv_cell_too_long', 'photo_unreadable']);
+const USAGE_CODES = new Set(['usage', 'config_unreadable', 'config_yaml', 'config_invalid', 'import_unreadable', 'import_empty', 'import_no_columns', 'import_duplicate_column', 'import_json', 'import_encoding', 'csv_unclosed_quote', 'csv_cell_too_long', 'photo_unreadable', 'photo_type', 'photo_too_large']);
 
 interface Common {
   config: string;
@@ -109,21 +110,87 @@ export function registerHubWorkers(hub: Command): void {
       return report(o, record, alreadyBound ? 'card was already bound' : 'card bound');
     }));
 
-  command(workers, 'enrol-face <worker> <photo>', 'enrol a face from a photo file (JPEG/PNG/WebP); the template is made by the face pipeline')
-    .action((ref: string, photo: string, o: Common) => run(o, (store, stateDir) => {
-      const w = mustFind(store, ref);
-      let bytes: Buffer;
-      try {
-        bytes = readFileSync(photo);
-      } catch (err) {
-        throw new SitegateError('photo_unreadable', `cannot read ${photo}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
-      }
-      const stored = storeEnrolmentPhoto(stateDir, w.workerId, bytes);
-      const { record, face } = store.enrolFace(w.workerId, stored);
-      if (o.json) print({ workerId: record.workerId, version: store.version(), face: { faceId: face.faceId, photoRef: face.photoRef, state: face.state } });
-      else say(`${record.workerId} ${record.identity.name}: face ${face.faceId} enrolled from ${face.photoRef}; template ${face.state} (the face pipeline makes it)`);
-      return 0;
-    }));
+  command(workers, 'enrol-face [worker] [photo]', 'enrol a face: from a photo file (JPEG/PNG/WebP, an ID-card crop too), from the next capture at a gate (--from-gate), or make the templates of enrolments left pending (--pending)')
+    .option('--from-gate <gate>', 'capture the face at this gate (the worker steps in front of its camera)')
+    .option('--timeout <s>', 'with --from-gate: how long the gate waits for a good face, seconds', '30')
+    .option('--pending', 'make the templates of every enrolment left pending (photos stored earlier)')
+    .action((ref: string | undefined, photo: string | undefined, o: Common & { fromGate?: string; timeout: string; pending?: boolean }) =>
+      runAsync(o, async (store, stateDir, config) => {
+        if (o.pending) {
+          if (ref || photo || o.fromGate) throw new SitegateError('usage', 'enrol-face --pending takes no worker, photo or --from-gate');
+          return enrolPendingCommand(o, store, stateDir);
+        }
+        if (!ref) throw new SitegateError('usage', 'enrol-face needs a worker (workerId or ID number)');
+        if (o.fromGate) {
+          if (photo) throw new SitegateError('usage', 'enrol-face --from-gate takes no photo file');
+          const seconds = Number(o.timeout);
+          if (!Number.isInteger(seconds) || seconds < 1 || seconds > 600) throw new SitegateError('usage', `--timeout ${o.timeout}: whole seconds from 1 to 600`);
+          const { enrolFromGate } = await import('./hub-enrol-client.js');
+          const r = await enrolFromGate(config, store, { worker: mustFind(store, ref).workerId, gateId: o.fromGate, timeoutMs: seconds * 1000 });
+          if (o.json) print(r);
+          else if (r.ok) say(`${r.message}; registry version ${r.version} (the gates get it with the next roster delta)`);
+          else process.stderr.write(`sitegate hub workers: face not enrolled at ${r.gateId} (${r.code}): ${r.message}\n`);
+          return r.ok ? 0 : EXIT_REFUSED;
+        }
+        if (!photo) throw new SitegateError('usage', 'enrol-face needs a photo file, --from-gate GATE or --pending');
+        return enrolPhotoCommand(o, store, stateDir, ref, photo);
+      }));
+}
+
+async function enrolPhotoCommand(o: Common, store: RegistryStore, stateDir: string, ref: string, photo: string): Promise<number> {
+  const w = mustFind(store, ref);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(photo);
+  } catch (err) {
+    throw new SitegateError('photo_unreadable', `cannot read ${photo}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
+  }
+  if (!photoTypeOf(bytes)) throw new SitegateError('photo_type', `${photo} is not a JPEG, PNG or WebP image`);
+  const faces = await import('../hub/registry/face-enrolment.js');
+  let enroller: PhotoEnroller;
+  try {
+    enroller = await faces.startPhotoEnroller();
+  } catch (err) {
+    // the photo is kept: `enrol-face --pending` makes its template once the pipeline runs
+    const kept = faces.enrolPhotoPending(store, stateDir, w.workerId, bytes);
+    const message = `the face pipeline cannot run (${errorMessage(err)}); face ${kept.faceId} kept with its template pending: run \`sitegate hub workers enrol-face --pending\` once it is fixed`;
+    if (o.json) print({ ok: false, code: 'face_pipeline', workerId: w.workerId, faceId: kept.faceId, state: 'pending', message });
+    process.stderr.write(`sitegate hub workers: ${message}\n`);
+    return EXIT_REFUSED;
+  }
+  try {
+    const r = await faces.enrolPhoto(store, stateDir, w.workerId, bytes, enroller);
+    if (o.json) print(r.ok ? { ...r, state: 'ready' } : { ...r, code: `face_${r.reason}` });
+    if (!r.ok) {
+      process.stderr.write(`sitegate hub workers: ${photo} refused for ${w.workerId} (${r.reason}): ${r.message}; nothing was stored\n`);
+      return EXIT_REFUSED;
+    }
+    if (!o.json) say(`${w.workerId} ${w.identity.name}: face ${r.faceId} enrolled from ${r.photoRef}; template ready, registry version ${r.version} (the gates get it with the next roster delta)`);
+    return 0;
+  } finally {
+    await enroller.stop();
+  }
+}
+
+async function enrolPendingCommand(o: Common, store: RegistryStore, stateDir: string): Promise<number> {
+  if (!store.pendingFaces().length) {
+    if (o.json) print({ version: store.version(), results: [] });
+    else say('no face enrolment is pending');
+    return 0;
+  }
+  const faces = await import('../hub/registry/face-enrolment.js');
+  const enroller = await faces.startPhotoEnroller();
+  try {
+    const results = await faces.enrolPending(store, stateDir, enroller);
+    if (o.json) print({ version: store.version(), results });
+    else {
+      for (const r of results) say(r.ok ? `${r.faceId}: template ready` : `${r.faceId}: FAILED (${r.reason}) ${r.message}`);
+      say(`${results.filter((r) => r.ok).length} ready, ${results.filter((r) => !r.ok).length} failed; registry version ${store.version()}`);
+    }
+    return results.every((r) => r.ok) ? 0 : EXIT_REFUSED;
+  } finally {
+    await enroller.stop();
+  }
 }
 
 function command(parent: Command, spec: string, description: string): Command {
@@ -132,6 +199,28 @@ function command(parent: Command, spec: string, description: string): Command {
     .description(description)
     .option('-c, --config <path>', 'hub config file', '/etc/sitegate/hub.yaml')
     .option('--json', 'print JSON');
+}
+
+/** As run(), for a command that awaits (the face pipeline, the broker). */
+async function runAsync(o: Common, body: (store: RegistryStore, stateDir: string, config: HubConfig) => Promise<number>): Promise<void> {
+  let store: RegistryStore | null = null;
+  try {
+    const config = loadConfigFile(hubConfigSchema, o.config);
+    mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
+    store = new RegistryStore(registryPath(config.stateDir), systemClock);
+    process.exitCode = await body(store, config.stateDir, config);
+  } catch (err) {
+    fail(o, err);
+  } finally {
+    store?.close();
+  }
+}
+
+function fail(o: Common, err: unknown): void {
+  const code = err instanceof SitegateError ? err.code : 'failed';
+  process.exitCode = USAGE_CODES.has(code) ? EXIT_USAGE : EXIT_REFUSED;
+  if (o.json) print({ ok: false, code, message: errorMessage(err) });
+  process.stderr.write(`sitegate hub workers: ${errorMessage(err)}\n`);
 }
 
 /** Opens the registry from the hub config, runs the command, maps errors to exit codes. */
@@ -143,10 +232,7 @@ function run(o: Common, body: (store: RegistryStore, stateDir: string) => number
     store = new RegistryStore(registryPath(config.stateDir), systemClock);
     process.exitCode = body(store, config.stateDir);
   } catch (err) {
-    const code = err instanceof SitegateError ? err.code : 'failed';
-    process.exitCode = USAGE_CODES.has(code) ? EXIT_USAGE : EXIT_REFUSED;
-    if (o.json) print({ ok: false, code, message: errorMessage(err) });
-    process.stderr.write(`sitegate hub workers: ${errorMessage(err)}\n`);
+    fail(o, err);
   } finally {
     store?.close();
   }

@@ -98,6 +98,11 @@ export const gateConfigSchema = z.strictObject({
     /** the sensor must rest this long after an activation before the passage counts as done */
     passageClearMs: z.number().int().min(0).max(5000).default(300),
     /**
+     * a rest of the passage sensor shorter than this joins two activations into one person (raise it
+     * for a low beam that sees a person's two legs apart); default min(100, passageClearMs)
+     */
+    personGapMs: z.number().int().min(0).max(5000).optional(),
+    /**
      * what the turnstile does with the relays released (process stopped, power lost): 'locked'
      * wires the relays' NO contacts, 'free' their NC contacts and the software holds them
      * energised to lock (device-tree/README.md)
@@ -186,6 +191,11 @@ export const gateConfigSchema = z.strictObject({
     pruneAfterDays: z.number().min(1).max(3650).default(90),
     /** at most this many acknowledged entries are kept */
     keepAckedRows: z.number().int().min(0).default(200_000),
+    /**
+     * SQLite's max_page_count for journal.db (pages of 4 KiB): a hard bound on the file; reaching it
+     * behaves as a full disk (punches held, fault raised). Unset: only the disk bounds it.
+     */
+    maxPageCount: z.number().int().min(1).optional(),
   }).prefault({}),
   publish: z.strictObject({
     /** entries per MQTT message */

@@ -12,6 +12,8 @@ export interface GateCommandTarget {
   openOnce(lane: string, direction: Direction, who: string): { punchId: string };
   setLockdown(lanes: string[], on: boolean): void;
   requestRosterResync(commandId: string | null): void;
+  /** capture-face: starts waiting for a face to enrol; refused where face matching does not run */
+  captureFace?(req: { workerId: string; requestId: string; timeoutMs: number }): { ok: true; untilMs: number } | { ok: false; code: 'unavailable'; message: string };
 }
 
 export interface GateCommandsOptions {
@@ -85,6 +87,12 @@ export class GateCommands {
       case 'resync-roster':
         target.requestRosterResync(cmd.id ?? null);
         return ack(true, 'ok', 'accepted: roster resync requested');
+      case 'capture-face': {
+        if (!target.captureFace) return ack(false, 'unavailable', 'this gate cannot enrol faces');
+        const r = target.captureFace({ workerId: cmd.workerId, requestId: cmd.requestId, timeoutMs: cmd.timeoutMs });
+        if (!r.ok) return ack(false, r.code, r.message);
+        return ack(true, 'ok', `waiting up to ${Math.round(cmd.timeoutMs / 1000)} s for ${cmd.workerId} to face the camera`, { requestId: cmd.requestId, untilMs: r.untilMs });
+      }
     }
   }
 }

@@ -1,6 +1,6 @@
-import type { Direction, PunchEntry, PunchTime } from '../core/entries.js';
+import type { Direction, PassageEntry, PunchEntry, PunchTime } from '../core/entries.js';
 import { REASON_SIGNALS, type ReasonCode } from '../core/reasons.js';
-import { passageEventSchema, type PassageEvent, type PassageEventType } from '../mqtt/events.js';
+import { passageEventSchema, tailgatingEventSchema, type PassageEvent, type PassageEventType, type TailgatingEvent } from '../mqtt/events.js';
 import type { IndicatorPattern } from './hw/indicator.js';
 
 /**
@@ -93,6 +93,28 @@ export function faceEventOf(
     personType: 'unknown',
     punchId: null,
     photoHash: null,
+  });
+}
+
+/** More than one person went through on one granted release: the passage's sensor count says how many. */
+export function isTailgating(passage: Pick<PassageEntry, 'sensorCount'>, punch: Pick<PunchEntry, 'decision'>): boolean {
+  return punch.decision === 'granted' && passage.sensorCount >= 2;
+}
+
+/** The `gate/<gateId>/event` document for a tail-gating passage (mqtt/events.ts). */
+export function tailgatingEventOf(punch: PunchEntry, passage: PassageEntry): TailgatingEvent {
+  return tailgatingEventSchema.parse({
+    v: 1,
+    kind: 'tailgating',
+    event_type: 'tailgating',
+    gateId: punch.gateId,
+    lane: punch.lane,
+    direction: punch.direction,
+    sensorCount: passage.sensorCount,
+    punchId: punch.punchId,
+    workerId: punch.workerId,
+    atMs: passage.time.ms,
+    clockSynced: passage.time.clockSynced,
   });
 }
 

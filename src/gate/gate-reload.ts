@@ -4,7 +4,7 @@ import type { GateConfig } from '../config/gate-config.js';
 import { RELOADABLE_READER_KEYS } from './gate-readers.js';
 
 /** Lane fields a reload applies (the lane is rebuilt on the same GPIO lines once it is idle). */
-export const RELOADABLE_LANE_KEYS = ['pulseMs', 'passageTimeoutMs', 'passageClearMs', 'holdMs'] as const;
+export const RELOADABLE_LANE_KEYS = ['pulseMs', 'passageTimeoutMs', 'passageClearMs', 'personGapMs', 'holdMs'] as const;
 
 export interface ReloadPlan {
   /** indexes into readers[] whose poll settings changed */

@@ -55,6 +55,10 @@ export interface GateSnapshot {
   journalCapacity?: { capacity: number; over: boolean; onOverflow: 'keep-open' | 'deny' };
   hub: { connected: boolean; lastAckMs: number | null; inFlight: number };
   faults: GateFault[];
+  /** granted passages with two or more people on one release since the gate started */
+  tailgating?: { count: number; lastAtMs: number | null; lastLane: string | null };
+  /** face enrolment at this gate (capture-face): waiting or not, and what the last one did */
+  enrol?: Record<string, unknown>;
 }
 
 /** ok: nothing raised; fault: punches are refused (the journal takes nothing); degraded: anything else raised. */
@@ -129,6 +133,8 @@ export function mqttStatus(s: GateSnapshot, bootId: string): GateStatus & Record
     roster: s.rosterSync ?? { version: s.roster.version, size: s.roster.size },
     ...(s.face ? { face: s.face } : {}),
     ...(s.photos ? { photos: s.photos } : {}),
+    ...(s.tailgating ? { tailgating: s.tailgating } : {}),
+    ...(s.enrol ? { enrol: s.enrol } : {}),
     ...(cert && s.token.certDer
       ? {
           certificate: {

@@ -20,12 +20,15 @@ import { topics } from '../mqtt/topics.js';
 import { AccessController, type LaneActuator } from './access-controller.js';
 import { GateCommands } from './gate-commands.js';
 import { GateControlProvider } from './gate-control.js';
-import { faceEventOf, indicatorFor, passageEventOf, refusedEventOf, type FireAlarmEvent } from './gate-events.js';
+import { faceEventOf, indicatorFor, isTailgating, passageEventOf, refusedEventOf, tailgatingEventOf, type FireAlarmEvent } from './gate-events.js';
+import { embedderModelId, GateEnrol } from './gate-enrol.js';
 import { GateFace, type GateFaceProcessor } from './gate-face.js';
 import { JournalHousekeeping } from './gate-housekeeping.js';
 import { PhotoUploader } from './gate-photos.js';
 import type { FaceCredential, FaceNoMatch, FaceSpoof } from './face/face-station.js';
-import type { FacePoolOptions } from './face/face-pool.js';
+import { FacePool, type FacePoolOptions } from './face/face-pool.js';
+import { defaultChooseOptions } from './face/choose-face.js';
+import { defaultPipelineOptions } from './face/face-pipeline.js';
 import { GateFaults } from './gate-faults.js';
 import { openGateLink } from './gate-link.js';
 import { buildReader, type GateReader, type ReaderDeps } from './gate-readers.js';
@@ -134,6 +137,10 @@ export class Gate extends EventEmitter<GateEvents> {
   photos!: PhotoStore;
   photoUploader!: PhotoUploader;
   face!: GateFace;
+  /** enrolment at this gate (capture-face); wraps the face workers GateFace is given */
+  enrol!: GateEnrol;
+  /** granted passages with two or more people on one release */
+  private readonly tailgating = { count: 0, lastAtMs: null as number | null, lastLane: null as string | null };
   /** null without roster.hubPublicKey (the roster comes from its file only) */
   rosterSync: RosterSync | null = null;
   housekeeping!: JournalHousekeeping;
@@ -192,7 +199,7 @@ export class Gate extends EventEmitter<GateEvents> {
       this.journalPath,
       { gateId: config.gateId, certSha256: this.chainCertSha256(), epoch: config.epoch },
       () => this.clock.now(),
-      { capacity: config.journal.capacity, ...this.opts.journalLimits },
+      { capacity: config.journal.capacity, maxPageCount: config.journal.maxPageCount, ...this.opts.journalLimits },
     );
 
     this.time = new GateTime(this.clock, this.opts.clockSynced ?? (() => true), (jump) => {
@@ -256,6 +263,11 @@ export class Gate extends EventEmitter<GateEvents> {
         },
         setLockdown: (lanes, on) => this.setLockdown(lanes, on),
         requestRosterResync: (commandId) => this.emit('resyncRoster', { commandId }),
+        captureFace: (req) => {
+          const r = this.enrol.begin(req);
+          if (r.ok) this.publishStatus();
+          return r;
+        },
       },
     });
     this.on('resyncRoster', () => this.requestRosterSnapshot());
@@ -365,7 +377,9 @@ export class Gate extends EventEmitter<GateEvents> {
     this.controller.on('relay', (p, ms) => this.emit('relay', p, ms));
     this.controller.on('passage', (p) => {
       this.emit('passage', p);
-      this.applyPendingLane(this.journal.entriesOf(p.punchId).find((e) => e.type === 'punch')?.lane);
+      const punch = this.journal.entriesOf(p.punchId).find((e) => e.type === 'punch');
+      if (punch?.type === 'punch' && isTailgating(p, punch)) this.onTailgating(punch, p);
+      this.applyPendingLane(punch?.lane);
     });
     this.controller.on('journalled', () => {
       if (this.journalFault) {
@@ -395,6 +409,15 @@ export class Gate extends EventEmitter<GateEvents> {
       const what = onOverflow === 'deny' ? 'new swipes are denied (journal_full) until the hub catches up' : 'workers still pass and every punch is kept';
       this.faults.raise('journal_over_capacity', '', `the journal holds ${unacked} entries the hub has not acknowledged, over its capacity of ${capacity}: ${what}`);
     });
+  }
+
+  private onTailgating(punch: PunchEntry, passage: PassageEntry): void {
+    this.tailgating.count++;
+    this.tailgating.lastAtMs = passage.time.ms;
+    this.tailgating.lastLane = punch.lane;
+    this.opts.log.warn({ lane: punch.lane, punchId: punch.punchId, workerId: punch.workerId, sensorCount: passage.sensorCount }, 'tail-gating: more than one person passed on one release');
+    this.publishEvent(tailgatingEventOf(punch, passage));
+    this.publishStatus();
   }
 
   private journalRefused(err: SitegateError): void {
@@ -495,6 +518,7 @@ export class Gate extends EventEmitter<GateEvents> {
         pulseMs: l.pulseMs,
         passageTimeoutMs: l.passageTimeoutMs,
         passageClearMs: l.passageClearMs,
+        ...(l.personGapMs !== undefined ? { personGapMs: l.personGapMs } : {}),
         holdMs: l.holdMs,
       },
       this.clock,
@@ -657,13 +681,33 @@ export class Gate extends EventEmitter<GateEvents> {
 
   private startFace(): void {
     const c = this.config.face;
+    const inner = this.opts.faceProcessor ?? new FacePool({
+      workers: c.workers,
+      ...this.opts.facePool,
+      pipeline: { ...defaultPipelineOptions, choose: { ...defaultChooseOptions, minEyeDistancePx: c.minEyeDistancePx } },
+    });
+    this.enrol = new GateEnrol({
+      gateId: this.config.gateId,
+      inner,
+      clock: this.clock,
+      log: this.opts.log.child({ part: 'enrol' }),
+      publish: (msg) => this.client?.publish(topics.gateEnrol(this.config.siteId, this.config.gateId), JSON.stringify(msg), { qos: 1 }, (err) => {
+        if (err) this.opts.log.warn({ err: errorMessage(err), requestId: msg.requestId }, 'enrolment answer not sent');
+      }),
+      available: () => {
+        if (!this.config.face.enabled || !this.config.face.camera) return { ok: false, why: 'face matching is not enabled in its config (face.enabled, face.camera)' };
+        if (!this.face?.running) return { ok: false, why: `face matching is not running${this.face?.status().problem ? ` (${this.face.status().problem})` : ' (still starting)'}` };
+        return { ok: true };
+      },
+      modelId: embedderModelId(this.opts.facePool?.manifestPath),
+    });
     this.face = new GateFace({
       config: c,
       roster: this.roster,
       clock: this.clock,
       log: this.opts.log.child({ part: 'face' }),
       faults: this.faults,
-      processor: this.opts.faceProcessor,
+      processor: this.enrol.processor,
       pool: this.opts.facePool,
       handlers: {
         credential: (x) => this.onFaceCredential(x),
@@ -847,6 +891,8 @@ export class Gate extends EventEmitter<GateEvents> {
       journalCapacity: { capacity: this.journal.limits.capacity, over: this.journal.overCapacity, onOverflow: this.config.journal.onOverflow },
       hub: { connected: this.client?.connected ?? false, lastAckMs: this.lastAckMs, inFlight: this.publisher?.inFlightCount ?? 0 },
       faults: this.faults.list(),
+      tailgating: { ...this.tailgating },
+      enrol: this.enrol ? { ...this.enrol.status() } : undefined,
     };
   }
 
@@ -918,6 +964,7 @@ export class Gate extends EventEmitter<GateEvents> {
     if (this.statusTimer) this.clock.clearTimeout(this.statusTimer);
     if (this.retryTimer) this.clock.clearTimeout(this.retryTimer);
     for (const r of this.readers) await r.stop().catch(() => undefined);
+    this.enrol?.stop();
     await this.face?.stop().catch(() => undefined);
     this.housekeeping?.stop();
     this.photoUploader?.stop();

@@ -28,6 +28,7 @@ import { HubCommands } from './hub-commands.js';
 import { hubStatusView } from './hub-control.js';
 import { HubPhotos } from './hub-photos.js';
 import { checkReloadable, forwarderChanged } from './hub-reload.js';
+import { HubEnrol } from './hub-enrol.js';
 import { RegistryRosterSource } from './hub-roster-source.js';
 import { HubRows } from './hub-rows.js';
 import { Ingest, pinGate, type IngestOutcome, type PinnedGate } from './ingest.js';
@@ -78,6 +79,8 @@ export class Hub extends EventEmitter<HubEvents> {
   rows!: HubRows;
   photos!: HubPhotos;
   roster!: RosterPublisher;
+  /** enrolment answers from the gates (capture-face) */
+  enrol!: HubEnrol;
   private client: MqttClient | null = null;
   private gates = new Map<string, PinnedGate>();
   private statusTimer: TimerHandle | null = null;
@@ -198,6 +201,14 @@ export class Hub extends EventEmitter<HubEvents> {
       created ? 'created the roster signing key: pin its public key (rosterPublicKey) in every gate' : 'roster signing key',
     );
 
+    // before the link: a persistent session may deliver answers queued while the hub was away
+    this.enrol = new HubEnrol({
+      registry: () => this.registry,
+      stateDir: () => this.config.stateDir,
+      clock: this.clock,
+      log: log.child({ part: 'enrol' }),
+      publish: (r) => this.client?.publish(topics.hubEnrol(this.config.siteId), JSON.stringify(r), { qos: 1 }),
+    });
     const statusTopic = topics.hubStatus(config.siteId);
     this.client = await connectMqtt({
       url: config.mqtt.url,
@@ -227,6 +238,7 @@ export class Hub extends EventEmitter<HubEvents> {
     await this.client.subscribeAsync(topics.allGatePhotos(config.siteId), { qos: 1 });
     await this.client.subscribeAsync(topics.hubCmd(config.siteId), { qos: 1 });
     await this.client.subscribeAsync(topics.allGateStatus(config.siteId), { qos: 1 });
+    await this.client.subscribeAsync(topics.allGateEnrols(config.siteId), { qos: 1 });
     if (this.discovery) await this.client.subscribeAsync(this.discovery.birthTopic, { qos: 1 });
     await this.roster.start();
     this.forwarder.start();
@@ -341,6 +353,11 @@ export class Hub extends EventEmitter<HubEvents> {
     if (this.roster?.handleMessage(topic, payload)) return;
     if (gateId !== null && topic === topics.gateStatus(siteId, gateId)) {
       this.onGateStatus(gateId, payload);
+      return;
+    }
+    if (gateId !== null && topic === topics.gateEnrol(siteId, gateId)) {
+      if (this.gates.has(gateId)) this.enrol.handle(gateId, payload);
+      else this.opts.log.warn({ gateId }, 'enrolment answer from a gate not commissioned here; ignored');
       return;
     }
     if (gateId !== null && topic === topics.gatePhoto(siteId, gateId)) {

@@ -20,6 +20,8 @@ export interface WorkerDay {
   /** sum of the in→out intervals inside the day; an interval still open ends at `untilMs` */
   hoursOnSite: number;
   passages: number;
+  /** of those, passages on which the sensor saw more than one person (someone followed this worker through) */
+  tailgating: number;
   /** still on site at the end of the period looked at (an "in" without its "out") */
   onSite: boolean;
   /** rows of this day not yet delivered to the platform */
@@ -66,6 +68,7 @@ interface PassageRow {
   worker_id: string;
   direction: 'in' | 'out';
   time_ms: number;
+  sensor_count: number | null;
 }
 
 /**
@@ -104,7 +107,7 @@ function build(
   const passages = db
     .prepare(
       `SELECT json_extract(p.body, '$.workerId') AS worker_id, json_extract(p.body, '$.direction') AS direction,
-              json_extract(p.body, '$.time.ms') AS time_ms
+              json_extract(p.body, '$.time.ms') AS time_ms, json_extract(s.body, '$.sensorCount') AS sensor_count
        FROM entries p JOIN entries s ON s.punch_id = p.punch_id AND s.gate_id = p.gate_id AND s.type = 'passage'
        WHERE p.type = 'punch' AND json_extract(p.body, '$.decision') = 'granted'
          AND json_extract(p.body, '$.workerId') IS NOT NULL
@@ -131,7 +134,7 @@ function build(
       const info = opts.workers?.get(id);
       w = {
         workerId: id, name: info?.name ?? null, projectCode: info?.projectCode ?? null, teamSysNo: info?.teamSysNo ?? null,
-        firstInMs: null, lastOutMs: null, hoursOnSite: 0, passages: 0, onSite: false, waiting: 0, rejected: [],
+        firstInMs: null, lastOutMs: null, hoursOnSite: 0, passages: 0, tailgating: 0, onSite: false, waiting: 0, rejected: [],
       };
       byWorker.set(id, w);
     }
@@ -143,6 +146,7 @@ function build(
   for (const p of passages) {
     const w = worker(p.worker_id);
     w.passages++;
+    if ((p.sensor_count ?? 0) >= 2) w.tailgating++;
     if (p.direction === 'in') {
       if (w.firstInMs === null) w.firstInMs = p.time_ms;
       if (!openSince.has(p.worker_id)) openSince.set(p.worker_id, p.time_ms);
@@ -237,5 +241,7 @@ export function reportText(r: DailyReport): string {
   const rejected = r.workers.flatMap((w) => w.rejected.map((x) => `  ${w.workerId} ${time(x.timeMs)} ${x.direction}: ${x.reason}`));
   out.push(`Waiting for the platform: ${r.waiting} row(s)${r.oldestWaitingMs !== null ? `, oldest ${shanghaiDateTime(r.oldestWaitingMs)}` : ''}`);
   if (rejected.length) out.push('Rejected by the platform:', ...rejected);
+  const tailgated = r.workers.filter((w) => w.tailgating > 0).map((w) => `  ${w.workerId} ${w.name ?? ''}: ${w.tailgating} passage(s)`);
+  if (tailgated.length) out.push('Tail-gating (more than one person on one release):', ...tailgated);
   return `${out.join('\n')}\n`;
 }

@@ -22,6 +22,18 @@ export const gateCommandSchema = z.discriminatedUnion('cmd', [
   z.strictObject({ cmd: z.literal('release'), lane: id.optional(), ...common }),
   /** fetch the roster snapshot again */
   z.strictObject({ cmd: z.literal('resync-roster'), ...common }),
+  /**
+   * enrolment at the gate: the face station's next frame with exactly one good face becomes the
+   * worker's template, answered on `gate/<gateId>/enrol` (mqtt/enrol.ts) with this requestId
+   */
+  z.strictObject({
+    cmd: z.literal('capture-face'),
+    workerId: id,
+    requestId: id,
+    /** how long the station waits for a good face (default 30 s) */
+    timeoutMs: z.number().int().min(1000).max(600_000).default(30_000),
+    ...common,
+  }),
 ]);
 export type GateCommand = z.infer<typeof gateCommandSchema>;
 
@@ -37,7 +49,8 @@ export const hubCommandSchema = z.discriminatedUnion('cmd', [
 ]);
 export type HubCommand = z.infer<typeof hubCommandSchema>;
 
-export const COMMAND_ACK_CODES = ['ok', 'bad_command', 'stale', 'unknown_lane', 'busy', 'wrong_mode', 'failed'] as const;
+/** `unavailable`: the gate cannot do it at all (capture-face on a gate without face matching). */
+export const COMMAND_ACK_CODES = ['ok', 'bad_command', 'stale', 'unknown_lane', 'busy', 'wrong_mode', 'failed', 'unavailable'] as const;
 
 export const commandAckSchema = z.strictObject({
   id: commandId.nullable(),

@@ -58,3 +58,24 @@ export const fireAlarmEventSchema = z.strictObject({
   time: z.strictObject({ ms: z.number().int(), clockSynced: z.boolean(), bootId: z.string().min(1), monoMs: z.number().int() }),
 });
 export type FireAlarmEventDoc = z.infer<typeof fireAlarmEventSchema>;
+
+/**
+ * A granted passage whose sensor saw more than one person go through on one release (tail-gating),
+ * published on the same topic after the passage settled. The worker who badged is named; the
+ * follower is not known.
+ */
+export const tailgatingEventSchema = z.strictObject({
+  v: z.literal(1),
+  kind: z.literal('tailgating'),
+  event_type: z.literal('tailgating'),
+  gateId: id,
+  lane: id,
+  direction: z.enum(['in', 'out']),
+  /** distinct sensor activations during the passage (people), at least 2 */
+  sensorCount: z.number().int().min(2),
+  punchId: z.string().uuid(),
+  workerId: z.string().min(1).max(64).refine(noIdNumber, 'must not contain an ID number').nullable(),
+  atMs: z.number().int(),
+  clockSynced: z.boolean(),
+});
+export type TailgatingEvent = z.infer<typeof tailgatingEventSchema>;

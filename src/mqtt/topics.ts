@@ -26,6 +26,11 @@ export const topics = {
   /** hub → gate: the photos the hub has stored */
   gatePhotoAck: (siteId: string, gateId: string) => `${ROOT}/${siteId}/gate/${gateId}/photo/ack`,
   allGatePhotos: (siteId: string) => `${ROOT}/${siteId}/gate/+/photo`,
+  /** gate → hub: a face captured for enrolment, or why none was (src/mqtt/enrol.ts); holds a template */
+  gateEnrol: (siteId: string, gateId: string) => `${ROOT}/${siteId}/gate/${gateId}/enrol`,
+  allGateEnrols: (siteId: string) => `${ROOT}/${siteId}/gate/+/enrol`,
+  /** hub → operator CLI: what became of an enrolment at a gate (stored or refused) */
+  hubEnrol: (siteId: string) => `${ROOT}/${siteId}/hub/enrol`,
   /** Wildcards the hub subscribes to. */
   allGatePunches: (siteId: string) => `${ROOT}/${siteId}/gate/+/punch`,
   allGateStatus: (siteId: string) => `${ROOT}/${siteId}/gate/+/status`,

@@ -86,14 +86,35 @@ describe('sitegate hub workers', () => {
     expect(sitegate('show', 'W000002').stdout).toMatch(/W000002 +王五 +\(blacklisted: 冒用身份\)/);
   });
 
-  it('enrols a face from a photo file as template pending', () => {
-    const photo = join(dir, 'face.jpg');
-    writeFileSync(photo, Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(64, 7)]));
-    const r = sitegate('enrol-face', 'W000001', photo, '--json');
+  it('enrols a face from a photo file: the face pipeline makes the template at once', () => {
+    const r = sitegate('enrol-face', 'W000001', join(import.meta.dirname, '../../../shared/faces/people/obama/1.jpg'), '--json');
     expectExit(r, 0);
     const out = r.json();
-    expect(out.face).toMatchObject({ faceId: 'W000001-F1', state: 'pending' });
-    expect(existsSync(join(dir, 'state', out.face.photoRef))).toBe(true);
+    expect(out).toMatchObject({ ok: true, workerId: 'W000001', faceId: 'W000001-F1', state: 'ready' });
+    expect(existsSync(join(dir, 'state', out.photoRef))).toBe(true);
+    expect(sitegate('show', 'W000001').stdout).toMatch(/face +W000001-F1 ready from photos\/W000001\//);
+  });
+
+  it('refuses a photo the pipeline cannot use, with the reason, exit 1, nothing stored', () => {
+    const photo = join(dir, 'face.jpg');
+    writeFileSync(photo, Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(64, 7)]));
+    const r = sitegate('enrol-face', 'W000002', photo, '--json');
+    expectExit({ ...r, stderr: '' }, 1);
+    expect(r.json()).toMatchObject({ ok: false, code: 'face_unreadable', reason: 'unreadable' });
+    expect(r.stderr).toContain('nothing was stored');
+    const group = sitegate('enrol-face', 'W000002', join(import.meta.dirname, '../../node_modules/@vladmandic/face-api/demo/sample1.jpg'));
+    expect(group.status).toBe(1);
+    expect(group.stderr).toMatch(/several_faces\): the photo shows \d faces; enrolment needs exactly one/);
+    expect(sitegate('show', 'W000002', '--json').json().credentials.faces).toEqual([]);
+  });
+
+  it('--pending with nothing pending says so; wrong combinations are usage errors', () => {
+    const r = sitegate('enrol-face', '--pending');
+    expectExit(r, 0);
+    expect(r.stdout).toContain('no face enrolment is pending');
+    expectExit({ ...sitegate('enrol-face', 'W000001'), stderr: '' }, 2);
+    expectExit({ ...sitegate('enrol-face', 'W000001', 'x.jpg', '--from-gate', 'G1'), stderr: '' }, 2);
+    expectExit({ ...sitegate('enrol-face', 'W000001', '--from-gate', 'G1', '--timeout', '0'), stderr: '' }, 2);
   });
 
   it('exits 2 on usage and config problems', () => {

@@ -8,11 +8,15 @@ import type { Relay } from './relay.js';
  * One turnstile lane: a relay per direction and a passage sensor. open() releases the turnstile
  * and settles when the sensor shows a passage or the time-out passes.
  *
- * Passage: the sensor goes active (an activation, counted) and back. A passage is confirmed once
- * the sensor has stayed at rest for `passageClearMs` after at least one activation (a person's two
- * legs break a beam twice: one passage, two activations), or at the time-out if it activated at
- * all (someone still in the beam); with no activation it is a time-out. Edges outside an open
- * window only reach the hooks.
+ * Passage: the sensor goes active (an activation) and back. A passage is confirmed once the
+ * sensor has stayed at rest for `passageClearMs` after at least one activation, or at the time-out
+ * if it activated at all (someone still in the beam); with no activation it is a time-out. Edges
+ * outside an open window only reach the hooks.
+ *
+ * `sensorCount` counts distinct activations: one that starts less than `personGapMs` after the
+ * sensor came to rest belongs to the one before (a flickering beam, one body). Two or more on one
+ * release is tail-gating: a second person followed before the passage settled, so a site that
+ * wants it seen sets `passageClearMs` above the gap between two people walking close.
  *
  * Free passage (fire alarm): both relays are held energised (re-pulsed before each hold ends, so
  * a lost process still lets them drop within `holdMs`) until it is switched off. Meanwhile open()
@@ -32,6 +36,11 @@ export interface TurnstileLaneConfig {
   passageTimeoutMs?: number;
   /** Rest after an activation that ends the passage, ms. Default 300. */
   passageClearMs?: number;
+  /**
+   * A rest shorter than this joins two activations into one (ms). Default min(100, passageClearMs).
+   * Raise it where a low beam sees a person's two legs apart.
+   */
+  personGapMs?: number;
   /** Free passage holds each relay for this long and renews it at half-time, ms. Default 10,000. */
   holdMs?: number;
 }
@@ -41,8 +50,10 @@ export interface PassageResult {
   direction: Direction;
   /** `interrupted` only when the lane is stopped while a passage is open. */
   outcome: PassageOutcome;
-  /** Sensor activations while the lane was open. */
+  /** Distinct sensor activations while the lane was open (people; see personGapMs). */
   sensorCount: number;
+  /** Every activation, flicker and legs included. */
+  activations: number;
   /** Clock monotonic ms. */
   openedAtMs: number;
   settledAtMs: number;
@@ -67,6 +78,9 @@ interface OpenPassage {
   direction: Direction;
   openedAtMs: number;
   count: number;
+  activations: number;
+  /** monotonic ms the sensor last came to rest; null while active */
+  restSince: number | null;
   timer: TimerHandle;
   clearTimer: TimerHandle | null;
   resolve: (r: PassageResult) => void;
@@ -76,6 +90,7 @@ export class TurnstileLane {
   private readonly pulseMs: number;
   private readonly timeoutMs: number;
   private readonly clearMs: number;
+  private readonly personGapMs: number;
   private readonly sensorActive: Level;
   private readonly holdMs: number;
   private current: OpenPassage | null = null;
@@ -94,8 +109,9 @@ export class TurnstileLane {
     this.clearMs = config.passageClearMs ?? 300;
     this.sensorActive = config.sensorActive ?? 1;
     this.holdMs = config.holdMs ?? 10_000;
-    if (!(this.pulseMs > 0) || !(this.timeoutMs > 0) || !(this.clearMs >= 0) || !(this.holdMs >= 100)) {
-      throw new TypeError(`lane ${config.lane}: pulseMs and passageTimeoutMs must be positive, passageClearMs not negative, holdMs at least 100`);
+    this.personGapMs = config.personGapMs ?? Math.min(100, this.clearMs);
+    if (!(this.pulseMs > 0) || !(this.timeoutMs > 0) || !(this.clearMs >= 0) || !(this.holdMs >= 100) || !(this.personGapMs >= 0)) {
+      throw new TypeError(`lane ${config.lane}: pulseMs and passageTimeoutMs must be positive, passageClearMs and personGapMs not negative, holdMs at least 100`);
     }
   }
 
@@ -177,7 +193,7 @@ export class TurnstileLane {
     const openedAtMs = this.clock.monotonic();
     const promise = new Promise<PassageResult>((resolve) => {
       const timer = this.clock.setTimeout(() => this.settle(this.current && this.current.count > 0 ? 'confirmed' : 'timeout'), this.timeoutMs);
-      this.current = { direction, openedAtMs, count: 0, timer, clearTimer: null, resolve };
+      this.current = { direction, openedAtMs, count: 0, activations: 0, restSince: null, timer, clearTimer: null, resolve };
     });
     this.hooks.opened?.({ lane: this.lane, direction, untilMs: pulsed.untilMs });
     return promise;
@@ -192,8 +208,15 @@ export class TurnstileLane {
     }
     if (open.clearTimer) this.clock.clearTimeout(open.clearTimer);
     open.clearTimer = null;
-    if (e.value === this.sensorActive) open.count++;
-    else if (open.count > 0) open.clearTimer = this.clock.setTimeout(() => this.settle('confirmed'), this.clearMs);
+    const now = this.clock.monotonic();
+    if (e.value === this.sensorActive) {
+      if (open.count === 0 || (open.restSince !== null && now - open.restSince >= this.personGapMs)) open.count++;
+      if (open.restSince !== null || open.activations === 0) open.activations++;
+      open.restSince = null;
+    } else {
+      open.restSince = now;
+      if (open.count > 0) open.clearTimer = this.clock.setTimeout(() => this.settle('confirmed'), this.clearMs);
+    }
   }
 
   private settle(outcome: PassageOutcome): void {
@@ -207,6 +230,7 @@ export class TurnstileLane {
       direction: open.direction,
       outcome,
       sensorCount: open.count,
+      activations: open.activations,
       openedAtMs: open.openedAtMs,
       settledAtMs: this.clock.monotonic(),
     };

@@ -38,6 +38,20 @@ export interface ImportResult {
   rejected: RowError[];
 }
 
+/** An enrolment asked of a gate (capture-face): the hub stores a gate's answer only for one of these. */
+export interface FaceCaptureRequest {
+  requestId: string;
+  workerId: string;
+  gateId: string;
+  createdMs: number;
+  expiresMs: number;
+  state: 'waiting' | 'done';
+  /** how it ended (mqtt/enrol.ts ENROL_RESULT_CODES) */
+  code: string | null;
+  message: string | null;
+  faceId: string | null;
+}
+
 export interface WorkerSummary {
   workerId: string;
   name: string;
@@ -69,6 +83,17 @@ const SCHEMA = `
     number TEXT NOT NULL,
     worker_id TEXT NOT NULL REFERENCES workers (worker_id),
     PRIMARY KEY (kind, number)
+  );
+  CREATE TABLE IF NOT EXISTS face_requests (
+    request_id TEXT PRIMARY KEY,
+    worker_id TEXT NOT NULL,
+    gate_id TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    code TEXT,
+    message TEXT,
+    face_id TEXT
   );
   CREATE TABLE IF NOT EXISTS changes (
     version INTEGER PRIMARY KEY,
@@ -109,6 +134,10 @@ export class RegistryStore {
       changesSince: this.db.prepare('SELECT version, at_ms, subject, worker_id, action FROM changes WHERE version > ? ORDER BY version LIMIT ?'),
       all: this.db.prepare('SELECT doc FROM workers ORDER BY worker_id'),
       count: this.db.prepare('SELECT COUNT(*) AS n FROM workers'),
+      addRequest: this.db.prepare("INSERT INTO face_requests (request_id, worker_id, gate_id, created_ms, expires_ms, state) VALUES (?, ?, ?, ?, ?, 'waiting')"),
+      request: this.db.prepare('SELECT * FROM face_requests WHERE request_id = ?'),
+      closeRequest: this.db.prepare("UPDATE face_requests SET state = 'done', code = ?, message = ?, face_id = ? WHERE request_id = ?"),
+      pruneRequests: this.db.prepare('DELETE FROM face_requests WHERE created_ms < ?'),
     };
     this.db.transaction(() => {
       if (!this.stmt.meta.get('siteKey')) this.stmt.setMeta.run('siteKey', randomBytes(32).toString('hex'));
@@ -264,16 +293,18 @@ export class RegistryStore {
   }
 
   /**
-   * Records an enrolment photo (already stored under the state directory) with its template
-   * pending. The face pipeline finds it with pendingFaces() and answers with setFaceTemplate().
+   * Records an enrolment photo (already stored under the state directory): with its template when
+   * the face pipeline has made it (one version, reaching the gates with the next roster delta),
+   * otherwise pending, for pendingFaces() and setFaceTemplate(). The same photo again is the same
+   * enrolment (given a template now, it becomes ready).
    */
-  enrolFace(ref: string, photo: { photoRef: string; photoSha256: string }): { record: WorkerRecord; face: FaceEnrolment } {
+  enrolFace(ref: string, photo: { photoRef: string; photoSha256: string }, ready?: { template: Buffer; modelId: string }): { record: WorkerRecord; face: FaceEnrolment } {
     return this.db.transaction(() => {
       const w = this.mustFind(ref);
       const same = w.credentials.faces.find((f) => f.photoSha256 === photo.photoSha256);
-      if (same) return { record: w, face: same };
-      const face: FaceEnrolment = {
-        faceId: `${w.workerId}-F${w.credentials.faces.length + 1}`,
+      if (same && (!ready || (same.state === 'ready' && same.template === ready.template.toString('base64')))) return { record: w, face: same };
+      const face: FaceEnrolment = same ?? {
+        faceId: nextFaceId(w),
         photoRef: photo.photoRef,
         photoSha256: photo.photoSha256,
         state: 'pending',
@@ -282,11 +313,37 @@ export class RegistryStore {
         note: null,
         enrolledAtMs: this.clock.now(),
       };
-      w.credentials.faces.push(face);
+      if (ready) Object.assign(face, { state: 'ready', template: ready.template.toString('base64'), modelId: ready.modelId, note: null });
+      if (!same) w.credentials.faces.push(face);
       w.updatedAtMs = this.clock.now();
-      this.write(w, 'face_enrolled');
+      this.write(w, same ? 'face_template' : 'face_enrolled');
       return { record: w, face };
     })();
+  }
+
+  /** Notes that a gate was asked to capture this worker's face; its answer is stored only while this waits. */
+  requestFaceCapture(ref: string, gateId: string, requestId: string, expiresMs: number): WorkerRecord {
+    return this.db.transaction(() => {
+      const w = this.mustFind(ref);
+      // requests of more than a week ago are of no use to anyone
+      this.stmt.pruneRequests.run(this.clock.now() - 7 * 86_400_000);
+      this.stmt.addRequest.run(requestId, w.workerId, gateId, this.clock.now(), expiresMs);
+      return w;
+    })();
+  }
+
+  faceCaptureRequest(requestId: string): FaceCaptureRequest | null {
+    const r = this.stmt.request.get(requestId) as
+      | { request_id: string; worker_id: string; gate_id: string; created_ms: number; expires_ms: number; state: 'waiting' | 'done'; code: string | null; message: string | null; face_id: string | null }
+      | undefined;
+    return r
+      ? { requestId: r.request_id, workerId: r.worker_id, gateId: r.gate_id, createdMs: r.created_ms, expiresMs: r.expires_ms, state: r.state, code: r.code, message: r.message, faceId: r.face_id }
+      : null;
+  }
+
+  /** Ends a capture request with what became of it; a later answer for it is not stored. */
+  closeFaceCapture(requestId: string, outcome: { code: string; message: string; faceId?: string | null }): void {
+    this.stmt.closeRequest.run(outcome.code, outcome.message, outcome.faceId ?? null, requestId);
   }
 
   /** Enrolment photos still waiting for a template (the face pipeline's work list). */
@@ -396,6 +453,12 @@ export class RegistryStore {
       updatedAtMs: now,
     };
   }
+}
+
+/** F1, F2…: one past the highest number used, so an id is never reused. */
+function nextFaceId(w: WorkerRecord): string {
+  const n = Math.max(0, ...w.credentials.faces.map((f) => Number(/-F(\d+)$/.exec(f.faceId)?.[1] ?? 0)));
+  return `${w.workerId}-F${n + 1}`;
 }
 
 function docOf(row: unknown): WorkerRecord | null {
