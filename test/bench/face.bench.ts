@@ -1,60 +1,238 @@
 // Face pipeline figures (per frame, through the worker pool as the gate runs it): 640×480 JPEG
 // frames decoded with sharp, then detection, landmarks, alignment, descriptor and model liveness.
-// The 1:N search is not included here (its own figure comes from the index bench).
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+// The 1:N search is not included in the frame figures (its own figure comes from the index bench).
+//
+// Card to relay with and without face load, in this one process: cards go through an
+// AccessController + Journal (SQLite, full sync) + TurnstileLane on a SimGpioChip, first with no
+// face worker running, then while 2 face workers match frames continuously. A swipe is timed from
+// the moment its read event was due (a timer), so time the event loop spends queued behind the face
+// traffic (frame decode, copies to the workers, results) counts, as it would for a real reader.
+//
+// gate_rss_mb_face comes from a fresh child process (the gate's shape: 2 workers, 100,000 templates
+// in a FaceIndex, 2,000 frames decoded, matched and searched), not from this bench process, which
+// holds the other sections' leftovers. It runs twice: plain, and with the glibc malloc settings
+// recommended for the gate's unit (the `_malloc_env` figure).
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import sharp from 'sharp';
+import { systemClock, sleep } from '../../dist/core/clock.js';
+import { credentialHmac } from '../../dist/core/credential.js';
+import { silentLogger } from '../../dist/core/log.js';
 import { percentile } from '../../dist/core/stats.js';
+import { AccessController } from '../../dist/gate/access-controller.js';
+import { Relay } from '../../dist/gate/hw/relay.js';
+import { SimGpioChip } from '../../dist/gate/hw/sim/gpio-chip.js';
+import { TurnstileLane } from '../../dist/gate/hw/turnstile.js';
+import { Journal } from '../../dist/gate/punch/journal.js';
+import { RosterStore } from '../../dist/gate/roster/roster-store.js';
 import { FacePool } from '../../dist/gate/face/face-pool.js';
 import { decodeFrame } from '../../dist/gate/face/frame-decode.js';
 
 const r2 = (v: number) => Math.round(v * 100) / 100;
+const CARDS = 400;
+
+function framePaths(): string[] {
+  const shared = '/work/shared/faces/people';
+  return existsSync(shared)
+    ? readdirSync(shared).flatMap((p) => readdirSync(join(shared, p)).filter((f) => /\.jpe?g$/i.test(f)).map((f) => join(shared, p, f)))
+    : [1, 2, 3, 4, 5, 6].map((i) => `node_modules/@vladmandic/face-api/demo/sample${i}.jpg`);
+}
 
 async function cameraFrames(): Promise<Buffer[]> {
-  const shared = '/work/shared/faces/people';
-  const files = existsSync(shared)
-    ? readdirSync(shared).flatMap((p) => readdirSync(join(shared, p)).filter((f) => f.endsWith('.jpg') || f.endsWith('.jpeg')).map((f) => join(shared, p, f)))
-    : [1, 2, 3, 4, 5, 6].map((i) => `node_modules/@vladmandic/face-api/demo/sample${i}.jpg`);
   // As a camera would send them: 640×480 JPEGs.
-  return Promise.all(files.map((f) => sharp(readFileSync(f)).rotate().resize(640, 480, { fit: 'cover' }).jpeg({ quality: 85 }).toBuffer()));
+  return Promise.all(framePaths().map((f) => sharp(readFileSync(f)).rotate().resize(640, 480, { fit: 'cover' }).jpeg({ quality: 85 }).toBuffer()));
 }
 
 export default async function face(): Promise<Record<string, number>> {
   const frames = await cameraFrames();
-  const pool = new FacePool({ workers: 2 });
-  await pool.start();
+  const dir = mkdtempSync(join(tmpdir(), 'bench-face-'));
+  const card = openCardPath(dir);
+  const figures: Record<string, number> = {};
   try {
-    const one = async (i: number) => pool.process(await decodeFrame(frames[i % frames.length]));
-    for (let i = 0; i < 20; i++) await one(i); // warm-up: both workers' WASM heaps at frame size
+    const noFace = await swipeCards(card, CARDS);
+    figures.card_to_relay_p50_ms_no_face = r2(percentile(noFace, 50));
+    figures.card_to_relay_p99_ms_no_face = r2(percentile(noFace, 99));
 
-    const lat: number[] = [];
-    for (let i = 0; i < 200; i++) {
+    const pool = new FacePool({ workers: 2 });
+    await pool.start();
+    try {
+      const one = async (i: number) => pool.process(await decodeFrame(frames[i % frames.length]));
+      for (let i = 0; i < 20; i++) await one(i); // warm-up: both workers' WASM heaps at frame size
+
+      const lat: number[] = [];
+      for (let i = 0; i < 200; i++) {
+        const t0 = performance.now();
+        await one(i);
+        lat.push(performance.now() - t0);
+      }
+      figures.face_frame_to_decision_p50_ms = r2(percentile(lat, 50));
+      figures.face_frame_to_decision_p99_ms = r2(percentile(lat, 99));
+
+      const n = 300;
+      let next = 0;
       const t0 = performance.now();
-      await one(i);
-      lat.push(performance.now() - t0);
+      await Promise.all([0, 1, 2, 3].map(async () => {
+        while (next < n) await one(next++);
+      }));
+      figures.face_frames_per_s = r2(n / ((performance.now() - t0) / 1000));
+
+      // Cards under face load: 4 frames in flight (both workers always busy) until the swipes end.
+      let loading = true;
+      let loadFrames = 0;
+      const load = Promise.all([0, 1, 2, 3].map(async () => {
+        while (loading) await one(loadFrames++);
+      }));
+      await sleep(systemClock, 500);
+      const withFace = await swipeCards(card, CARDS);
+      loading = false;
+      await load;
+      figures.card_to_relay_p50_ms_face_load = r2(percentile(withFace, 50));
+      figures.card_to_relay_p99_ms_face_load = r2(percentile(withFace, 99));
+      figures.card_to_relay_face_load_frames = loadFrames;
+    } finally {
+      await pool.stop();
     }
-
-    const n = 300;
-    let next = 0;
-    const t0 = performance.now();
-    await Promise.all([0, 1, 2, 3].map(async () => {
-      while (next < n) await one(next++);
-    }));
-    const fps = n / ((performance.now() - t0) / 1000);
-
-    let done = 520;
-    const target = 2000;
-    await Promise.all([0, 1, 2, 3].map(async () => {
-      while (done < target) await one(done++);
-    }));
-    const rss = process.memoryUsage().rss / 1024 / 1024;
-    return {
-      face_frame_to_decision_p50_ms: r2(percentile(lat, 50)),
-      face_frame_to_decision_p99_ms: r2(percentile(lat, 99)),
-      face_frames_per_s: r2(fps),
-      gate_rss_mb_face: r2(rss),
-    };
   } finally {
-    await pool.stop();
+    card.close();
+    rmSync(dir, { recursive: true, force: true });
   }
+
+  const plain = await gateRssChild({});
+  figures.gate_rss_mb_face = plain.rss_mb;
+  figures.gate_rss_mb_face_wasm_mb = plain.wasm_mb;
+  figures.gate_rss_mb_face_index_mb = plain.index_mb;
+  const tuned = await gateRssChild({ MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' });
+  figures.gate_rss_mb_face_malloc_env = tuned.rss_mb;
+  return figures;
+}
+
+interface CardPath {
+  controller: AccessController;
+  chip: SimGpioChip;
+  /** When the lane opened for the swipe in flight (performance.now()). */
+  openedAt(): number;
+  close(): void;
+}
+
+function openCardPath(dir: string): CardPath {
+  const clock = systemClock;
+  const journal = new Journal(join(dir, 'journal.db'), { gateId: 'G1', certSha256: 'ab'.repeat(32), epoch: 1 });
+  const siteKey = Buffer.alloc(32, 7);
+  const roster = new RosterStore(join(dir, 'roster.db'));
+  const workers = Array.from({ length: 1000 }, (_, i) => ({
+    workerId: `W${i}`, name: 'w', status: 'entered' as const, idValidTo: null,
+    credentials: [{ kind: 'wiegand' as const, hmac: credentialHmac(siteKey, 'wiegand', String(100000 + i)) }],
+  }));
+  roster.replace({ version: 1, siteId: 'S1', siteKey: siteKey.toString('hex'), workers });
+  const chip = new SimGpioChip(clock, { label: 'bench', lines: 32 });
+  let openedAt = 0;
+  const lane = new TurnstileLane({
+    lane: 'L1',
+    relays: { in: new Relay(chip.output({ chip: 'bench', offset: 1 }, 0), clock, { name: 'in' }), out: new Relay(chip.output({ chip: 'bench', offset: 2 }, 0), clock, { name: 'out' }) },
+    passageSensor: chip.input({ chip: 'bench', offset: 3 }, { edge: 'both' }),
+    pulseMs: 50, passageTimeoutMs: 2000, passageClearMs: 0,
+  }, clock, { opened: () => (openedAt = performance.now()) });
+  lane.start();
+  const controller = new AccessController({ siteId: 'S1', gateId: 'G1', journal, roster, lanes: new Map([['L1', lane]]), clock, log: silentLogger(), bootId: 'b', clockSynced: () => true });
+  return {
+    controller,
+    chip,
+    openedAt: () => openedAt,
+    close() {
+      lane.stop();
+      journal.close();
+      roster.close();
+    },
+  };
+}
+
+let cardSeq = 0;
+
+/** `count` swipes, each due 5 ms after the last one's passage; latency from when it was due to the relay. */
+async function swipeCards(card: CardPath, count: number): Promise<number[]> {
+  const lat: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const worker = cardSeq++ % 1000;
+    const due = performance.now() + 5;
+    const before = card.openedAt();
+    await new Promise<void>((resolve) => setTimeout(() => {
+      card.controller.handle({ kind: 'wiegand', number: String(100000 + worker), lane: 'L1', direction: 'in', readAtMono: systemClock.monotonic() });
+      resolve();
+    }, 5));
+    while (card.openedAt() === before) await sleep(systemClock, 1); // not expected: handle() opens synchronously
+    lat.push(card.openedAt() - due);
+    card.chip.inject(3, 1);
+    card.chip.inject(3, 0);
+    await sleep(systemClock, 1);
+  }
+  return lat;
+}
+
+const execFileP = promisify(execFile);
+
+/** The gate's face memory in a fresh process: its RSS after 2,000 frames with 100,000 templates indexed. */
+async function gateRssChild(env: Record<string, string>): Promise<{ rss_mb: number; wasm_mb: number; index_mb: number }> {
+  const dist = new URL('../../dist/', import.meta.url).href;
+  const paths = framePaths().map((p) => (p.startsWith('/') ? p : join(process.cwd(), p)));
+  const code = `
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+const sharp = createRequire(${JSON.stringify(new URL('../../package.json', import.meta.url).pathname)})('sharp');
+const { FacePool } = await import('${dist}gate/face/face-pool.js');
+const { decodeFrame } = await import('${dist}gate/face/frame-decode.js');
+const { createFaceIndex } = await import('${dist}gate/face/face-index.js');
+const { seededRandom } = await import('${dist}gate/face/distractors.js');
+// The templates are built in a function: only the index's own copy stays alive, as in the gate.
+async function buildIndex() {
+  const N = 100000;
+  const rnd = seededRandom(1);
+  const flat = new Float32Array(N * 128);
+  for (let i = 0; i < N; i++) {
+    let n = 0;
+    for (let d = 0; d < 128; d++) { const v = rnd() - 0.5; flat[i * 128 + d] = v; n += v * v; }
+    n = Math.sqrt(n);
+    for (let d = 0; d < 128; d++) flat[i * 128 + d] /= n;
+  }
+  const index = await createFaceIndex({ threshold: 0.6, margin: 0.05 });
+  index.addFlat(Array.from({ length: N }, (_, i) => 'W' + i), flat);
+  return index;
+}
+const index = await buildIndex();
+const frames = await Promise.all(${JSON.stringify(paths)}.map((f) => sharp(readFileSync(f)).rotate().resize(640, 480, { fit: 'cover' }).jpeg({ quality: 85 }).toBuffer()));
+const pool = new FacePool({ workers: 2 });
+await pool.start();
+let next = 0;
+await Promise.all([0, 1, 2, 3].map(async () => {
+  while (next < 2000) {
+    const r = await pool.process(await decodeFrame(frames[next++ % frames.length]));
+    if (r.chosen) index.search(r.chosen.descriptor);
+  }
+}));
+const wasm = (await pool.stats()).reduce((s, w) => s + (w.wasmHeapBytes ?? 0), 0);
+const out = { rss_mb: process.memoryUsage().rss / 2 ** 20, wasm_mb: wasm / 2 ** 20, index_mb: index.memoryBytes().total / 2 ** 20 };
+await pool.stop();
+process.stdout.write(JSON.stringify(out));
+process.exit(0);
+`;
+  // A script file, not --eval: worker threads inherit the parent's execArgv.
+  const dir = mkdtempSync(join(tmpdir(), 'bench-face-rss-'));
+  const script = join(dir, 'gate-rss.mjs');
+  writeFileSync(script, code);
+  let stdout: string;
+  try {
+    ({ stdout } = await execFileP(process.execPath, [script], {
+      env: { ...process.env, ...env },
+      maxBuffer: 1 << 20,
+      timeout: 600_000,
+    }));
+  } catch (err) {
+    throw new Error(`the gate RSS child process failed: ${String((err as { stderr?: string }).stderr ?? err).slice(-1500)}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const o = JSON.parse(stdout) as { rss_mb: number; wasm_mb: number; index_mb: number };
+  return { rss_mb: r2(o.rss_mb), wasm_mb: r2(o.wasm_mb), index_mb: r2(o.index_mb) };
 }

@@ -7,17 +7,20 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { SitegateError } from '../../core/errors.js';
 import { defaultPipelineOptions, type PipelineOptions } from './face-pipeline.js';
-import type { WorkerInit, WorkerRequest, WorkerResponse } from './face-protocol.js';
+import type { FaceWorkerStats, WorkerInit, WorkerRequest, WorkerResponse } from './face-protocol.js';
+
+export type { FaceWorkerStats } from './face-protocol.js';
 import type { FaceResult, RgbFrame } from './face-types.js';
 import { defaultManifestPath, defaultModelsDir, readModelManifest, verifyModels } from './models.js';
 
 export interface FacePoolOptions {
-  /** Worker threads (each holds its own models, about 60 MB). */
+  /** Worker threads (each holds its own tfjs and models: about 130 MB, ~100 MB of it its WASM heap). */
   workers: number;
   modelsDir?: string;
   manifestPath?: string;
   pipeline?: PipelineOptions;
 }
+
 
 interface Pending {
   resolve(v: WorkerResponse): void;
@@ -140,12 +143,12 @@ export class FacePool {
     throw new SitegateError('face_protocol', 'unexpected reply from a face worker');
   }
 
-  /** Per worker: live tfjs tensors and JS heap (for leak checks). */
-  async stats(): Promise<Array<{ tensors: number; heapUsed: number }>> {
+  /** Per worker: live tfjs tensors and memory (for leak checks and the memory figures). */
+  async stats(): Promise<FaceWorkerStats[]> {
     return Promise.all(
       this.slots.map(async (slot) => {
         const res = await this.request(slot, { id: this.nextId++, kind: 'stats' });
-        if ('ok' in res && res.ok && 'stats' in res) return res.stats;
+        if ('ok' in res && res.ok && 'stats' in res) return res.stats as FaceWorkerStats;
         throw new SitegateError('face_protocol', 'unexpected reply from a face worker');
       }),
     );

@@ -1,8 +1,13 @@
 // worker_threads entry: one tfjs instance and one set of models per worker; answers frame
 // requests from face-pool.ts one at a time. Plain erasable TypeScript only (it also runs from
 // src/ under Node's type stripping in tests).
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { FacePipeline, type PipelineOptions } from './face-pipeline.js';
+import type { FaceWorkerStats } from './face-pool.js';
+import { tfjsWasm, wasmHeapBytes } from './tfjs-wasm.js';
 import type { WorkerInit, WorkerRequest, WorkerResponse } from './face-protocol.js';
 
 const port = parentPort;
@@ -20,14 +25,43 @@ function merge(base: PipelineOptions, over?: Partial<PipelineOptions>): Pipeline
 
 const send = (m: WorkerResponse) => port.postMessage(m);
 
+/**
+ * Face matching is best effort next to the card path: on 2 cores, 2 busy face workers at the
+ * main thread's priority delay a card's relay by tens of ms (the scheduler's time slices). Linux
+ * keeps a nice value per thread, so this thread alone steps back; elsewhere nothing changes.
+ */
+const FACE_THREAD_NICE = 10;
+function lowerThisThreadsPriority(): void {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, FACE_THREAD_NICE);
+  } catch {
+    // not Linux, or not allowed: the thread keeps the process's priority
+  }
+}
+lowerThisThreadsPriority();
+
 try {
   const pipeline = await FacePipeline.load(init.modelsDir);
+  const tf = await tfjsWasm();
+  const stats = (): FaceWorkerStats => {
+    const m = process.memoryUsage();
+    return {
+      tensors: pipeline.tensorCount(),
+      heapUsed: m.heapUsed,
+      v8HeapBytes: getHeapStatistics().total_physical_size,
+      external: m.external,
+      arrayBuffers: m.arrayBuffers,
+      wasmHeapBytes: wasmHeapBytes(tf),
+      processRss: m.rss,
+    };
+  };
   let queue: Promise<void> = Promise.resolve();
   port.on('message', (req: WorkerRequest) => {
     queue = queue.then(async () => {
       try {
         if (req.kind === 'stats') {
-          send({ id: req.id, ok: true, stats: { tensors: pipeline.tensorCount(), heapUsed: process.memoryUsage().heapUsed } });
+          send({ id: req.id, ok: true, stats: stats() });
           return;
         }
         const result = await pipeline.process(req.frame, merge(init.options, req.options), req.ir);
