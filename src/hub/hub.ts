@@ -27,6 +27,7 @@ import { HaDiscovery } from './ha-discovery.js';
 import { HubCommands } from './hub-commands.js';
 import { hubStatusView } from './hub-control.js';
 import { HubPhotos } from './hub-photos.js';
+import { HubPresence } from './hub-presence.js';
 import { checkReloadable, forwarderChanged } from './hub-reload.js';
 import { HubEnrol } from './hub-enrol.js';
 import { RegistryRosterSource } from './hub-roster-source.js';
@@ -79,6 +80,8 @@ export class Hub extends EventEmitter<HubEvents> {
   rows!: HubRows;
   photos!: HubPhotos;
   roster!: RosterPublisher;
+  /** shares confirmed passages with every gate (anti-passback) */
+  presence!: HubPresence;
   /** enrolment answers from the gates (capture-face) */
   enrol!: HubEnrol;
   private client: MqttClient | null = null;
@@ -144,6 +147,13 @@ export class Hub extends EventEmitter<HubEvents> {
       now: () => this.clock.now(),
       log,
       onStored: (gateId, entries, quarantined) => this.rows.onStored(gateId, entries, quarantined),
+    });
+
+    this.presence = new HubPresence({
+      siteId: config.siteId,
+      findPunch: (gateId, punchId) => this.store.punchEntry(gateId, punchId) as PunchEntry | null,
+      publish: (topic, payload) => void this.client?.publish(topic, payload, { qos: 1 }),
+      log: log.child({ part: 'presence' }),
     });
 
     if (config.platform.securityTokenFile) {
@@ -380,6 +390,7 @@ export class Hub extends EventEmitter<HubEvents> {
     }
     if (outcome.kind === 'stored' && outcome.newEntries > 0) {
       this.emit('stored', outcome.ack.gateId, outcome.stored);
+      this.presence.onStored(outcome.ack.gateId, outcome.stored);
       this.forwarder.notify();
     }
   }
@@ -609,10 +620,13 @@ export class Hub extends EventEmitter<HubEvents> {
     await Promise.race([rosterStopped, new Promise<void>((resolve) => (bound = this.clock.setTimeout(resolve, 3000)))]);
     if (bound) this.clock.clearTimeout(bound);
     if (this.client) {
-      await this.client
-        .publishAsync(topics.hubStatus(this.config.siteId), JSON.stringify({ online: false }), { qos: 1, retain: true })
-        .catch(() => undefined);
-      await this.client.endAsync().catch(() => undefined);
+      // with the broker away a QoS 1 publish would wait for a reconnect forever: the will says offline then
+      if (this.client.connected) {
+        await this.client
+          .publishAsync(topics.hubStatus(this.config.siteId), JSON.stringify({ online: false }), { qos: 1, retain: true })
+          .catch(() => undefined);
+      }
+      await this.client.endAsync(!this.client.connected).catch(() => undefined);
       this.client = null;
     }
     this.store?.close();

@@ -45,6 +45,7 @@ export class ChainSigning extends EventEmitter<{ signed: [SignedHead]; fault: [S
   private fault: SignerFault | null = null;
   private signatures = 0;
   private maxBacklogSeen = 0;
+  private headNotStored = false;
 
   constructor(private readonly opts: ChainSigningOptions) {
     super();
@@ -100,7 +101,19 @@ export class ChainSigning extends EventEmitter<{ signed: [SignedHead]; fault: [S
           sig: sig.toString('base64'),
           certSha256: signer.certSha256(),
         };
-        journal.recordHead(head);
+        try {
+          journal.recordHead(head);
+        } catch (err) {
+          // a full disk: the entries are safe in the journal; their head is signed again later
+          if (!this.headNotStored) this.opts.log.warn({ err: errorMessage(err) }, 'signed head not stored (journal full): signing again later');
+          this.headNotStored = true;
+          this.retryTimer = this.opts.clock.setTimeout(() => {
+            this.retryTimer = null;
+            this.kick();
+          }, this.opts.retryMs);
+          return;
+        }
+        this.headNotStored = false;
         this.signatures++;
         if (this.fault) {
           this.fault = null;
