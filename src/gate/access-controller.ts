@@ -5,6 +5,7 @@ import type { CredentialKind, Direction, PassageEntry, PassageOutcome, PunchEntr
 import { errorMessage, SitegateError } from '../core/errors.js';
 import { newPunchId } from '../core/ids.js';
 import type { Logger } from '../core/log.js';
+import type { PresenceLookup } from '../core/presence.js';
 import { decide } from '../core/rules.js';
 import type { SiteRules } from '../core/site-rules.js';
 import type { RosterWorker } from '../core/worker.js';
@@ -71,6 +72,8 @@ export interface AccessControllerOptions {
   faceFactor?: (workerId: string) => string | null | undefined;
   /** what to do while the journal is over capacity (default 'keep-open'); read at every swipe */
   overflow?: () => OverflowPolicy;
+  /** where each worker was last seen (anti-passback); absent: presence unknown */
+  presence?: PresenceLookup;
 }
 
 export interface PunchEvents {
@@ -160,7 +163,13 @@ export class AccessController extends EventEmitter<PunchEvents> {
         ? { decision: 'denied', reason: LOCKDOWN_REASON }
         : full
           ? { decision: 'denied', reason: JOURNAL_FULL_REASON }
-          : decide(worker, { nowMs: clock.now(), direction: read.direction, rules, factors: this.factors(read, worker, rules) });
+          : decide(worker, {
+              nowMs: clock.now(),
+              direction: read.direction,
+              rules,
+              presence: worker ? (this.opts.presence?.presenceOf(worker.workerId) ?? null) : null,
+              factors: this.factors(read, worker, rules),
+            });
     if (verdict.reason === JOURNAL_FULL_REASON) this.counters.journalFull++;
     const entry = journal.appendPunch({
       punchId: newPunchId(),

@@ -30,6 +30,7 @@ import { FacePool, type FacePoolOptions } from './face/face-pool.js';
 import { defaultChooseOptions } from './face/choose-face.js';
 import { defaultPipelineOptions } from './face/face-pipeline.js';
 import { GateFaults } from './gate-faults.js';
+import { GatePresence } from './gate-presence.js';
 import { openGateLink } from './gate-link.js';
 import { buildReader, type GateReader, type ReaderDeps } from './gate-readers.js';
 import { planReload } from './gate-reload.js';
@@ -132,6 +133,8 @@ export class Gate extends EventEmitter<GateEvents> {
   signing!: ChainSigning;
   publisher!: Publisher;
   roster!: RosterStore;
+  /** where each worker was last seen (anti-passback): the hub's presence and this gate's own passages */
+  presence!: GatePresence;
   token!: GateToken;
   time!: GateTime;
   photos!: PhotoStore;
@@ -192,6 +195,8 @@ export class Gate extends EventEmitter<GateEvents> {
     mkdirSync(config.stateDir, { recursive: true });
     this.roster = new RosterStore(this.rosterPath);
     this.loadRosterFile();
+    this.presence = new GatePresence({ path: join(config.stateDir, 'presence.db'), siteId: config.siteId, log: log.child({ part: 'presence' }) });
+    this.presence.start();
     this.photos = new PhotoStore({ dir: join(config.stateDir, 'photos'), maxBytes: config.photos.maxBytes, wallClock: () => this.clock.now() });
 
     await this.openToken();
@@ -220,6 +225,7 @@ export class Gate extends EventEmitter<GateEvents> {
       lockedDown: (lane) => this.lockdown.has(lane),
       faceFactor: (workerId) => this.face?.verifyRecent(workerId),
       overflow: () => this.config.journal.onOverflow,
+      presence: this.presence,
     });
     this.signing = new ChainSigning({
       journal: this.journal,
@@ -378,6 +384,7 @@ export class Gate extends EventEmitter<GateEvents> {
     this.controller.on('passage', (p) => {
       this.emit('passage', p);
       const punch = this.journal.entriesOf(p.punchId).find((e) => e.type === 'punch');
+      this.presence.onPassage(punch?.type === 'punch' ? punch : undefined, p);
       if (punch?.type === 'punch' && isTailgating(p, punch)) this.onTailgating(punch, p);
       this.applyPendingLane(punch?.lane);
     });
@@ -796,8 +803,8 @@ export class Gate extends EventEmitter<GateEvents> {
       log,
       onUp: () => {
         this.faults.clear('hub_unreachable');
-        this.client?.subscribe([topics.gateCmd(c.siteId, c.gateId), topics.gatePhotoAck(c.siteId, c.gateId)], { qos: 1 }, (err) => {
-          if (err) log.warn({ err: err.message }, 'cannot subscribe to the command and photo ack topics');
+        this.client?.subscribe([topics.gateCmd(c.siteId, c.gateId), topics.gatePhotoAck(c.siteId, c.gateId), this.presence.topic], { qos: 1 }, (err) => {
+          if (err) log.warn({ err: err.message }, 'cannot subscribe to the command, photo ack and presence topics');
         });
         this.startRosterSync();
         this.photoUploader.kick();
@@ -810,6 +817,7 @@ export class Gate extends EventEmitter<GateEvents> {
     this.client.on('message', (topic, payload) => {
       if (this.rosterSync?.handleMessage(topic, payload)) return;
       if (this.photoUploader.handleMessage(topic, payload)) return;
+      if (this.presence.handleMessage(topic, payload)) return;
       if (topic !== topics.gateCmd(c.siteId, c.gateId)) return;
       const ack = this.commands.handle(payload);
       this.client?.publish(topics.gateCmdAck(c.siteId, c.gateId), JSON.stringify(ack), { qos: 1 });
@@ -992,6 +1000,7 @@ export class Gate extends EventEmitter<GateEvents> {
     this.journal?.close();
     this.photos?.close();
     this.roster?.close();
+    this.presence?.stop();
     this.gpioSocket?.stop();
   }
 }
