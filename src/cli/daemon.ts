@@ -3,6 +3,7 @@ import { errorMessage, SitegateError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { ControlServer } from '../control/server.js';
 import type { ControlHandlers } from '../control/providers.js';
+import { installBlockHook } from '../daemon/block-hook.js';
 import { alwaysHealthy, type HealthResult } from '../daemon/health.js';
 import { SdNotifier, type NotifyTransport } from '../daemon/sd-notify.js';
 import { WatchdogPinger } from '../daemon/watchdog.js';
@@ -35,7 +36,8 @@ export interface RunDaemonOptions {
  * Runs a daemon until SIGTERM or SIGINT, then stops it cleanly. A failing start exits non-zero
  * with the error's message (which names the bad config key, the missing file…). Under systemd
  * (Type=notify) it reports READY=1 / STATUS= / RELOADING=1 / STOPPING=1 and pings the watchdog
- * while the event loop turns and the daemon is healthy; SIGHUP reloads.
+ * while the event loop turns and the daemon is healthy; SIGHUP reloads. SIGUSR2 blocks the event
+ * loop only under the test hook SITEGATE_TEST_BLOCK_ON_SIGNAL (src/daemon/block-hook.ts).
  */
 export async function runDaemon(name: string, log: Logger, start: () => Promise<DaemonHandle>, opts: RunDaemonOptions = {}): Promise<void> {
   const env = opts.env ?? process.env;
@@ -104,6 +106,7 @@ export async function runDaemon(name: string, log: Logger, start: () => Promise<
     reloading = reloading.then(() => reload(name, daemon!, notifier, log));
   };
   process.on('SIGHUP', onHup);
+  const removeBlockHook = installBlockHook(env, log);
 
   await new Promise<void>((resolve) => {
     const onSignal = (sig: NodeJS.Signals) => {
@@ -118,6 +121,7 @@ export async function runDaemon(name: string, log: Logger, start: () => Promise<
   notifier.stopping();
   watchdog?.stop();
   process.off('SIGHUP', onHup);
+  removeBlockHook();
   await reloading;
   try {
     await control?.stop();

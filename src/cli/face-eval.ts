@@ -1,8 +1,7 @@
 // `sitegate face eval DIR [--json]`: accuracy of the face pipeline on folders of people.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SitegateError, errorMessage } from '../core/errors.js';
-import { formatFaceEval } from '../gate/face/eval-format.js';
-import { runFaceEval, type Embedder } from '../gate/face/eval-runner.js';
+import type { Embedder } from '../gate/face/eval-runner.js';
 
 export interface EvalEmbedder {
   embedder: Embedder;
@@ -37,6 +36,8 @@ export function registerFaceEval(program: Command, makeEmbedder: EvalEmbedderFac
     .action(async (dir: string, o: { json?: boolean; augment: boolean; distractors: number; seed: number }) => {
       let e: EvalEmbedder | undefined;
       try {
+        // sharp and the WASM kernel load with the command, not with every `sitegate` run
+        const [{ runFaceEval }, { formatFaceEval }] = await Promise.all([import('../gate/face/eval-runner.js'), import('../gate/face/eval-format.js')]);
         e = await makeEmbedder();
         const report = await runFaceEval({
           dir, embedder: e.embedder, model: e.model, augment: o.augment, distractors: o.distractors, seed: o.seed,

@@ -1,15 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { hubConfigSchema, type HubConfig } from '../config/hub-config.js';
-import { loadConfigFile } from '../config/load.js';
+import type { HubConfig } from '../config/hub-config.js';
 import { systemClock } from '../core/clock.js';
 import { errorMessage, SitegateError } from '../core/errors.js';
 import { shanghaiDate } from '../core/shanghai-time.js';
-import { readRegistryWorkers } from '../hub/registry-file.js';
-import { dailyReport, reportCsv, reportText, type ReportWorkerInfo } from '../hub/report.js';
-import { SecurityToken } from '../hub/security-token.js';
-import { sendHubCommand } from './hub-command-client.js';
+import type { ReportWorkerInfo } from '../hub/report.js';
+import type { SecurityToken } from '../hub/security-token.js';
+
+// The hub's config schema, SQLite, MQTT and the registry load inside each action: registering
+// these commands must not slow down every other `sitegate` command (`sitegate status` above all).
+const hubConfig = async (path: string): Promise<HubConfig> => {
+  const [{ loadConfigFile }, { hubConfigSchema }] = await Promise.all([import('../config/load.js'), import('../config/hub-config.js')]);
+  return loadConfigFile(hubConfigSchema, path);
+};
+const commandClient = () => import('./hub-command-client.js');
 
 const CONFIG_DEFAULT = '/etc/sitegate/hub.yaml';
 
@@ -23,7 +28,8 @@ export function registerHubOperatorCommands(hub: Command): void {
     .addOption(new Option('--timeout <s>', 'give up waiting for the hub after this many seconds').default(180).argParser(positiveInt))
     .action(async (o: { rows: number; config: string; timeout: number }) => {
       await run(async () => {
-        const ack = await sendHubCommand(loadConfigFile(hubConfigSchema, o.config), { cmd: 'upload-now', rows: o.rows }, o.timeout * 1000);
+        const { sendHubCommand } = await commandClient();
+        const ack = await sendHubCommand(await hubConfig(o.config), { cmd: 'upload-now', rows: o.rows }, o.timeout * 1000);
         process.stdout.write(`${ack.ok ? 'ok' : ack.code}: ${ack.message}\n${ack.result ? `${JSON.stringify(ack.result)}\n` : ''}`);
         return ack.ok ? 0 : 1;
       });
@@ -37,17 +43,18 @@ export function registerHubOperatorCommands(hub: Command): void {
     .option('--no-notify', 'do not tell the running hub over MQTT (it still notices the new file before its next request)')
     .action(async (file: string, o: { config: string; notify: boolean }) => {
       await run(async () => {
-        const config = loadConfigFile(hubConfigSchema, o.config);
+        const config = await hubConfig(o.config);
         let text: string;
         try {
           text = readFileSync(file, 'utf8');
         } catch (err) {
           throw new SitegateError('token_unreadable', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
         }
-        const r = securityToken(config).replace(text);
+        const r = (await securityToken(config)).replace(text);
         process.stdout.write(`security token ${r.fingerprint} installed${r.previousFingerprint ? `, replacing ${r.previousFingerprint}` : ''}\n`);
         if (o.notify) {
           try {
+            const { sendHubCommand } = await commandClient();
             const ack = await sendHubCommand(config, { cmd: 'reload-token' }, 10_000);
             process.stdout.write(`hub: ${ack.message}\n`);
           } catch (err) {
@@ -63,7 +70,7 @@ export function registerHubOperatorCommands(hub: Command): void {
     .option('-c, --config <path>', 'hub config file', CONFIG_DEFAULT)
     .action(async (o: { config: string }) => {
       await run(async () => {
-        const t = securityToken(loadConfigFile(hubConfigSchema, o.config));
+        const t = await securityToken(await hubConfig(o.config));
         process.stdout.write(`current: ${t.fingerprint() ?? '(unreadable)'}\n`);
         for (const h of t.history()) process.stdout.write(`${h.installed}  ${h.fingerprint}  ${h.source}\n`);
         return 0;
@@ -80,7 +87,11 @@ export function registerHubOperatorCommands(hub: Command): void {
     .option('--db <path>', "the hub's database (default: hub.db in the config's stateDir)")
     .action(async (o: { date?: string; csv?: boolean; json?: boolean; config: string; db?: string }) => {
       await run(async () => {
-        const config = loadConfigFile(hubConfigSchema, o.config);
+        const [config, { readRegistryWorkers }, { dailyReport, reportCsv, reportText }] = await Promise.all([
+          hubConfig(o.config),
+          import('../hub/registry-file.js'),
+          import('../hub/report.js'),
+        ]);
         let workers: Map<string, ReportWorkerInfo> | undefined;
         try {
           workers = readRegistryWorkers(config.stateDir);
@@ -99,10 +110,11 @@ export function registerHubOperatorCommands(hub: Command): void {
     });
 }
 
-function securityToken(config: HubConfig): SecurityToken {
+async function securityToken(config: HubConfig): Promise<SecurityToken> {
   if (!config.platform.securityTokenFile) {
     throw new SitegateError('no_security_token', `platform.securityTokenFile is not set in the hub config (profile ${config.platform.profile})`);
   }
+  const { SecurityToken } = await import('../hub/security-token.js');
   return new SecurityToken({
     file: config.platform.securityTokenFile,
     historyFile: join(config.stateDir, 'security-token-history.jsonl'),

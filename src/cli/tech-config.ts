@@ -1,12 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Option, type Command } from 'commander';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { errorMessage, SitegateError } from '../core/errors.js';
-import { gateConfigSchema } from '../config/gate-config.js';
-import { hubConfigSchema } from '../config/hub-config.js';
-import { loadConfigFile } from '../config/load.js';
 import { EXIT, fail, printJson, printLines, usageExit2 } from './tech-common.js';
 
 export const configCheckSchema = z.strictObject({
@@ -28,8 +24,8 @@ export function registerConfigCheck(program: Command): void {
     .argument('<file>', 'the YAML file')
     .addOption(new Option('--kind <kind>', 'gate or hub (default: guessed from the keys)').choices(['gate', 'hub']))
     .option('--json', 'print the result as JSON')
-    .action((file: string, o: { kind?: 'gate' | 'hub'; json?: boolean }) => {
-      const r = checkConfig(file, o.kind);
+    .action(async (file: string, o: { kind?: 'gate' | 'hub'; json?: boolean }) => {
+      const r = await checkConfig(file, o.kind);
       if (r instanceof SitegateError) return fail(o, r.code, r.message, r.code === 'config_kind_unknown' ? EXIT.usage : EXIT.fault);
       if (o.json) printJson(r);
       else {
@@ -42,7 +38,9 @@ export function registerConfigCheck(program: Command): void {
     });
 }
 
-export function checkConfig(file: string, kind?: 'gate' | 'hub'): ConfigCheck | SitegateError {
+/** The YAML parser and the daemons' schemas load here, not with the CLI (`sitegate status` stays quick). */
+export async function checkConfig(file: string, kind?: 'gate' | 'hub'): Promise<ConfigCheck | SitegateError> {
+  const { parse: parseYaml } = await import('yaml');
   let raw: unknown;
   try {
     raw = parseYaml(readFileSync(file, 'utf8')) ?? {};
@@ -51,9 +49,12 @@ export function checkConfig(file: string, kind?: 'gate' | 'hub'): ConfigCheck | 
   }
   const k = kind ?? guessKind(raw, file);
   if (!k) return new SitegateError('config_kind_unknown', `cannot tell whether ${file} is a gate or a hub config: add --kind gate|hub`);
-  const schema = k === 'gate' ? gateConfigSchema : hubConfigSchema;
+  const [{ loadConfigFile }, schema] = await Promise.all([
+    import('../config/load.js'),
+    k === 'gate' ? import('../config/gate-config.js').then((m) => m.gateConfigSchema) : import('../config/hub-config.js').then((m) => m.hubConfigSchema),
+  ]);
   try {
-    const parsed = loadConfigFile(schema, file);
+    const parsed: unknown = loadConfigFile(schema as z.ZodType, file);
     return { file, kind: k, valid: true, problems: [], missingFiles: namedFiles(parsed).filter((f) => !existsSync(f)) };
   } catch (err) {
     if (!(err instanceof SitegateError) || err.code !== 'config_invalid') return err instanceof SitegateError ? err : new SitegateError('config_unreadable', errorMessage(err));

@@ -17,7 +17,10 @@ export async function waitFor(done: () => boolean, maxMs: number, what: string):
 export class NotifyListener {
   out = '';
   private child: ChildProcess | null = null;
-  constructor(readonly path: string) {}
+  readonly path: string;
+  constructor(path: string) {
+    this.path = path;
+  }
 
   async start(): Promise<void> {
     this.child = spawn('socat', ['-u', `UNIX-RECV:${this.path}`, '-'], { stdio: ['ignore', 'pipe', 'ignore'] });
