@@ -1,4 +1,5 @@
 import mqtt, { type MqttClient } from 'mqtt';
+import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 
@@ -7,8 +8,13 @@ export interface GateLinkOptions {
   username: string;
   password: string;
   clientId: string;
-  reconnectPeriodMs: number;
+  /** first reconnect delay; each failed attempt doubles it up to reconnectMaxMs, with jitter */
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
   keepaliveS: number;
+  clock?: Clock;
+  /** [0, 1); the jitter's source (injected in tests) */
+  random?: () => number;
   will: { topic: string; payload: string };
   ca?: Buffer;
   log: Logger;
@@ -16,6 +22,16 @@ export interface GateLinkOptions {
   onUp(): void;
   /** the link is down; `why` as mqtt.js told it */
   onDown(why: string): void;
+}
+
+/**
+ * Delay before reconnect attempt `attempt` (0 = the first after a drop): exponential from `minMs`
+ * up to `maxMs`, of which a random half is jitter, so the gates of a site that lost the broker
+ * together do not all come back in the same instant.
+ */
+export function reconnectDelay(attempt: number, minMs: number, maxMs: number, random: () => number): number {
+  const full = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
+  return Math.round(full / 2 + (full / 2) * random());
 }
 
 /**
@@ -34,7 +50,7 @@ export function openGateLink(o: GateLinkOptions): MqttClient {
     clean: false,
     properties: { sessionExpiryInterval: 7 * 24 * 3600 },
     keepalive: o.keepaliveS,
-    reconnectPeriod: o.reconnectPeriodMs,
+    reconnectPeriod: 0, // reconnects are scheduled below, backing off with jitter
     connectTimeout: 10_000,
     queueQoSZero: false,
     ...(o.ca ? { ca: o.ca } : {}),
@@ -42,7 +58,24 @@ export function openGateLink(o: GateLinkOptions): MqttClient {
   });
   let up = false;
   let lastError = 'not connected yet';
+  const clock = o.clock ?? systemClock;
+  const random = o.random ?? Math.random;
+  let attempt = 0;
+  let timer: TimerHandle | null = null;
+  const scheduleReconnect = () => {
+    if (timer || client.disconnecting || client.disconnected) return;
+    const delay = reconnectDelay(attempt++, o.reconnectMinMs, o.reconnectMaxMs, random);
+    timer = clock.setTimeout(() => {
+      timer = null;
+      if (!client.disconnecting && !client.disconnected && !client.connected) client.reconnect();
+    }, delay);
+  };
+  client.on('end', () => {
+    if (timer) clock.clearTimeout(timer);
+    timer = null;
+  });
   client.on('connect', () => {
+    attempt = 0;
     up = true;
     o.log.info({ url: o.url }, 'hub link up');
     o.onUp();
@@ -55,6 +88,7 @@ export function openGateLink(o: GateLinkOptions): MqttClient {
     if (up) o.log.warn({ url: o.url }, 'hub link down; punches stay in the journal');
     up = false;
     o.onDown(lastError);
+    scheduleReconnect();
   });
   return client;
 }

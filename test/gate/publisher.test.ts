@@ -80,3 +80,12 @@ describe('gate publisher', () => {
     journal.close();
   });
 });
+
+describe('gate link reconnects', () => {
+  it('back off exponentially from the minimum to the maximum, half of each delay random', async () => {
+    const { reconnectDelay } = await import('../../src/gate/gate-link.js');
+    expect([0, 1, 2, 3, 10].map((a) => reconnectDelay(a, 1000, 60_000, () => 0))).toEqual([500, 1000, 2000, 4000, 30_000]);
+    expect([0, 1, 2, 3, 10].map((a) => reconnectDelay(a, 1000, 60_000, () => 0.999999))).toEqual([1000, 2000, 4000, 8000, 60_000]);
+    expect(reconnectDelay(1000, 1000, 60_000, () => 0.5)).toBe(45_000);
+  });
+});
