@@ -99,7 +99,7 @@ describe('GPIO over a unix socket', () => {
   });
 
   it('a client killed mid-pulse leaves its pulse counted on the server, which serves the next client', async () => {
-    const child = spawn(process.execPath, ['--experimental-transform-types', '--no-warnings', '--import', join(FIXTURES, 'ts-import.ts'), join(FIXTURES, 'gpio-socket-pulse.ts'), path], {
+    const child = spawn(process.execPath, ['--experimental-transform-types', '--no-warnings', '--import', join(import.meta.dirname, '..', 'fixtures', 'ts-import.ts'), join(FIXTURES, 'gpio-socket-pulse.ts'), path], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(child);

@@ -17,7 +17,7 @@ async function killMidApply(phase: 'delta' | 'stage' | 'commit'): Promise<string
   store.replace({ version: 1, siteId: SITE, siteKey: SITE_KEY.toString('hex'), workers: Array.from({ length: 2000 }, (_, i) => worker(i)) });
   store.close();
 
-  const child = spawn(process.execPath, ['--experimental-transform-types', '--no-warnings', '--import', join(FIXTURES, 'ts-import.ts'), join(FIXTURES, 'apply-child.ts'), path, phase], {
+  const child = spawn(process.execPath, ['--experimental-transform-types', '--no-warnings', '--import', join(import.meta.dirname, '..', 'fixtures', 'ts-import.ts'), join(FIXTURES, 'apply-child.ts'), path, phase], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
