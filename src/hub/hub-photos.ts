@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { MAX_IMAGE_BYTES } from '../municipal/national-wire.js';
 import { photoMessageSchema } from '../mqtt/photos.js';
 import { parsePayload } from '../mqtt/schemas.js';
+import { writeFileDurably } from '../storage/durable-file.js';
 
 export type PhotoRejectReason = 'malformed' | 'hash_mismatch' | 'not_jpeg' | 'too_large' | 'write_failed';
 
@@ -75,12 +76,12 @@ export class HubPhotos {
       if (bytes.length > MAX_IMAGE_BYTES) {
         const small = await reduceForPlatform(bytes);
         if (small) {
-          writeDurably(this.pathOf(hash, 'platform'), small);
+          writeFileDurably(this.pathOf(hash, 'platform'), small);
           this.counters.reduced++;
         } else this.counters.notReducible++;
       }
       // the original last: its presence is what says "stored"
-      writeDurably(this.pathOf(hash), bytes);
+      writeFileDurably(this.pathOf(hash), bytes);
     } catch (err) {
       this.opts.log.error({ err: errorMessage(err) }, 'photo not stored');
       return rejected('write_failed', errorMessage(err));
@@ -111,25 +112,4 @@ async function reduceForPlatform(jpeg: Buffer): Promise<Buffer | null> {
     return null;
   }
   return null;
-}
-
-/** Temporary file, fsync, rename, fsync of the directory: the file is whole or absent after a crash. */
-function writeDurably(path: string, bytes: Buffer): void {
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeFileSync(fd, bytes);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const dfd = openSync(dir, 'r');
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
-  }
 }

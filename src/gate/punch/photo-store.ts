@@ -1,7 +1,8 @@
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileDurably } from '../../storage/durable-file.js';
 
 export interface PhotoStoreOptions {
   /** directory for the photo files and their index */
@@ -44,16 +45,7 @@ export class PhotoStore {
   put(bytes: Buffer): string {
     const hash = createHash('sha256').update(bytes).digest('hex');
     if (this.stmt.has.get(hash)) return hash;
-    const path = this.pathOf(hash);
-    const tmp = `${path}.tmp`;
-    const fd = openSync(tmp, 'w', 0o640);
-    try {
-      writeSync(fd, bytes);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
+    writeFileDurably(this.pathOf(hash), bytes, { file: 0o640, dir: 0o750 });
     this.stmt.put.run(hash, bytes.length, this.now());
     this.evict();
     return hash;
