@@ -155,8 +155,8 @@ export const gateConfigSchema = z.strictObject({
     workers: z.number().int().min(1).max(8).default(2),
     /** 'model-only' for still images (demo); a real site wants motion, and IR with an IR camera */
     livenessPolicy: z.enum(['model-only', 'model+motion', 'model+motion+ir']).default('model+motion'),
-    /** 1:N: cosine similarity strictly above this (src/gate/face/match-threshold.ts) */
-    threshold: z.number().min(-1).max(1).default(0.917),
+    /** 1:N: match score strictly above this: 1 − ½·distance² of the scaled descriptors (src/gate/face/match-threshold.ts) */
+    threshold: z.number().min(-2).max(1).default(0.917),
     /** 1:N: best minus the next worker's best at least this */
     margin: z.number().min(0).max(1).default(0.01),
     /** faces with eyes closer than this (camera pixels) are too far away */

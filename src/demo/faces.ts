@@ -17,7 +17,7 @@ export interface DemoFace {
   file: string;
   /** where it was cut from */
   sample: string;
-  /** the roster template (base64 of the L2-normalised descriptor) */
+  /** the roster template (base64 of the scaled descriptor, face-templates.ts) */
   template: string;
 }
 

@@ -97,15 +97,22 @@ describe('identification metrics', () => {
 });
 
 describe('synthetic distractors and threshold tables', () => {
-  it('draws L2-normalised distractors from the real templates’ per-dimension statistics, repeatably', () => {
+  it('draws distractors from the real templates’ per-dimension statistics and lengths, repeatably', () => {
     const rnd = seededRandom(8);
     const shift = randomUnit(rnd);
-    const real = Array.from({ length: 200 }, () => randomUnit(rnd).map((x, i) => x * 0.2 + shift[i]));
+    // Lengths spread like real descriptors' (about 1 ± 0.05).
+    const real = Array.from({ length: 200 }, () => {
+      const v = randomUnit(rnd).map((x, i) => x * 0.2 + shift[i]);
+      const k = (0.9 + 0.2 * rnd()) / Math.hypot(...v);
+      return v.map((x) => x * k);
+    });
     const d = syntheticDistractors(real, 5000, 42);
     expect(d).toEqual(syntheticDistractors(real, 5000, 42));
-    for (let n = 0; n < 5000; n += 499) expect(Math.hypot(...d.subarray(n * 128, n * 128 + 128))).toBeCloseTo(1, 5);
     const rows = Array.from({ length: 5000 }, (_, n) => d.subarray(n * 128, n * 128 + 128));
     const real1 = dimensionStats(real), syn = dimensionStats(rows);
+    expect(real1.length.sd).toBeGreaterThan(0.04);
+    expect(syn.length.mean).toBeCloseTo(real1.length.mean, 2);
+    expect(Math.abs(syn.length.sd - real1.length.sd)).toBeLessThan(0.1 * real1.length.sd);
     // Normalising rescales every row by about the same factor, so the means keep their direction.
     const cos = real1.mean.reduce((s, m, i) => s + m * syn.mean[i], 0) / Math.hypot(...real1.mean) / Math.hypot(...syn.mean);
     expect(cos).toBeGreaterThan(0.99);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createFaceIndex, type FaceIndex } from '../../src/gate/face/face-index.js';
 import { KERNEL_WAT } from '../../src/gate/face/index-simd-kernel.js';
-import { dot, jitter, randomUnit, seededRandom } from './vectors.js';
+import { similarity } from '../../src/gate/face/match-threshold.js';
+import { jitter, randomUnit, seededRandom } from './vectors.js';
 
 const opts = { threshold: 0.6, margin: 0.05 };
 
@@ -32,7 +33,7 @@ describe('1:N face index', () => {
     }
   });
 
-  it('finds the enrolled worker with the exact float score and the runner-up of another worker', async () => {
+  it('finds the enrolled worker with the exact score and the runner-up of another worker', async () => {
     const rnd = seededRandom(2);
     const idx = await createFaceIndex(opts);
     const people = Array.from({ length: 500 }, () => randomUnit(rnd));
@@ -40,11 +41,11 @@ describe('1:N face index', () => {
     const probe = jitter(people[123], 0.25, rnd);
     const r = idx.search(probe);
     if ('rejected' in r) throw new Error(`rejected: ${r.rejected}`);
-    const exact = Math.max(...idx.templatesOf('W123').map((t) => dot(t, probe)));
+    const exact = Math.max(...idx.templatesOf('W123').map((t) => similarity(t, probe)));
     expect(r.workerId).toBe('W123');
     expect(r.score).toBeCloseTo(exact, 6);
     expect(r.secondWorkerId).not.toBe('W123');
-    const second = Math.max(...people.map((p, i) => (i === 123 ? -1 : Math.max(...idx.templatesOf(`W${i}`).map((t) => dot(t, probe))))));
+    const second = Math.max(...people.map((p, i) => (i === 123 ? -1 : Math.max(...idx.templatesOf(`W${i}`).map((t) => similarity(t, probe))))));
     expect(r.secondScore).toBeCloseTo(second, 6);
     expect(r.margin).toBeCloseTo(exact - second, 6);
   });
@@ -117,7 +118,32 @@ describe('1:N face index', () => {
     expect(idx.size).toBe(0);
   });
 
-  it('costs 136 bytes of int8 storage and 512 bytes of floats per template', async () => {
+  it('ranks by distance, not by dot product: a longer template pointing the same way is not closer', async () => {
+    const rnd = seededRandom(7);
+    for (const kernel of ['simd', 'js'] as const) {
+      // rerank 2: only the scan's two best are re-ranked, so the scan itself must rank by distance.
+      const idx = await createFaceIndex({ ...opts, kernel, rerank: 2 });
+      const u = randomUnit(rnd);
+      for (let i = 0; i < 50; i++) idx.add(`LONG${i}`, [jitter(u, 0.05, rnd).map((v) => v * 1.4)]);
+      for (let i = 0; i < 200; i++) idx.add(`X${i}`, [randomUnit(rnd)]);
+      const near = jitter(u, 0.15, rnd);
+      idx.add('NEAR', [near]);
+      // Each long template has a larger dot product with u than NEAR's, and a larger distance.
+      const long = idx.templatesOf('LONG0')[0];
+      let dotLong = 0, dotNear = 0;
+      for (let i = 0; i < 128; i++) {
+        dotLong += long[i] * u[i];
+        dotNear += near[i] * u[i];
+      }
+      expect(dotLong).toBeGreaterThan(dotNear);
+      expect(similarity(long, u)).toBeLessThan(similarity(near, u));
+      const r = idx.search(u);
+      expect('rejected' in r ? r : r.workerId, kernel).toBe('NEAR');
+      if (!('rejected' in r)) expect(r.score).toBeCloseTo(similarity(near, u), 5);
+    }
+  });
+
+  it('costs 140 bytes in the scan (int8 row, scale, bias, score) and 260 bytes for the re-rank per template', async () => {
     const rnd = seededRandom(6);
     const idx = await createFaceIndex(opts);
     const n = 10_000;
@@ -125,9 +151,10 @@ describe('1:N face index', () => {
     for (let i = 0; i < n; i++) flat.set(randomUnit(rnd), i * 128);
     idx.addFlat(Array.from({ length: n }, (_, i) => `W${i}`), flat);
     const m = idx.memoryBytes();
-    expect(m.int8).toBeGreaterThanOrEqual(n * 136);
-    expect(m.int8).toBeLessThan(n * 136 * 1.6);
-    expect(m.float).toBeLessThan(n * 512 * 1.6);
+    expect(m.int8).toBeGreaterThanOrEqual(n * 140);
+    expect(m.int8).toBeLessThan(n * 140 * 1.6);
+    expect(m.fine).toBeGreaterThanOrEqual(n * 260);
+    expect(m.fine).toBeLessThan(n * 260 * 1.6);
     const r = idx.search(flat.slice(9999 * 128));
     expect('rejected' in r ? r : r.workerId).toBe('W9999');
   });

@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultEnrolQuality, enrolFromPhoto, judgeEnrolment } from '../../src/gate/face/enrol.js';
 import { FacePool } from '../../src/gate/face/face-pool.js';
 import type { ChosenFace, FaceResult } from '../../src/gate/face/face-types.js';
+import { decodeTemplate, encodeTemplate } from '../../src/gate/face/face-templates.js';
 import { decodeFrame } from '../../src/gate/face/frame-decode.js';
+import { TEMPLATE_LENGTH_RANGE } from '../../src/gate/face/match-threshold.js';
 
 const sample = (i: number) => readFileSync(`node_modules/@vladmandic/face-api/demo/sample${i}.jpg`);
 
@@ -65,10 +67,13 @@ describe('enrolment from photos through the face workers', () => {
     const out = await enrolFromPhoto(pool, crop);
     expect(out, JSON.stringify(out)).toMatchObject({ ok: true, padded: true });
     if (out.ok) {
-      let norm = 0;
-      for (const v of out.descriptor) norm += v * v;
       expect(out.descriptor).toHaveLength(128);
-      expect(Math.sqrt(norm)).toBeCloseTo(1, 5);
+      // At the descriptor scale, not normalised per face: a length near 1, accepted as a roster template.
+      const length = Math.hypot(...out.descriptor);
+      expect(length).toBeGreaterThan(TEMPLATE_LENGTH_RANGE.min);
+      expect(length).toBeLessThan(TEMPLATE_LENGTH_RANGE.max);
+      expect(Math.abs(length - 1)).toBeGreaterThan(1e-4);
+      expect(decodeTemplate(encodeTemplate(out.descriptor))).toEqual(out.descriptor);
     }
   });
 

@@ -6,18 +6,9 @@ import { createFaceIndex } from '../../src/gate/face/face-index.js';
 import { FaceStation, type FaceCredential, type FaceNoMatch, type FaceProcessor, type FaceSpoof } from '../../src/gate/face/face-station.js';
 import { decodeTemplate, encodeTemplate, loadRosterTemplates } from '../../src/gate/face/face-templates.js';
 import type { FaceResult, RgbFrame } from '../../src/gate/face/face-types.js';
-import { l2normalise } from '../../src/gate/face/embedder.js';
+import { unit } from '../gate-integration/face-helpers.js';
 
 const frame: RgbFrame = { width: 64, height: 48, data: new Uint8Array(64 * 48 * 3).fill(90) };
-
-function unit(seed: number): Float32Array {
-  const v = new Float32Array(128);
-  for (let i = 0; i < 128; i++) {
-    const h = Math.sin(seed * 12.9898 + i * 78.233) * 43758.5453;
-    v[i] = h - Math.floor(h) - 0.5;
-  }
-  return l2normalise(v);
-}
 
 // A frontal face whose mouth opens by `open` (inter-ocular distance 20 px).
 function landmarks(open: number): Float32Array {
@@ -141,7 +132,11 @@ describe('roster face templates', () => {
     expect(t).toHaveLength(684);
     expect(Array.from(decodeTemplate(t))).toEqual(Array.from(unit(3)).map((v) => expect.closeTo(v, 6)));
     expect(() => decodeTemplate('AAAA')).toThrow(/512 bytes/);
-    expect(() => decodeTemplate(encodeTemplate(new Float32Array(128).fill(1)))).toThrow(/L2-normalised/);
+    expect(() => decodeTemplate(encodeTemplate(new Float32Array(128).fill(1)))).toThrow(/length must be between 0.5 and 1.5, this one's is 11.314/);
+    expect(() => decodeTemplate(encodeTemplate(new Float32Array(128)))).toThrow(/this one's is 0.000/);
+    // Descriptors are not unit vectors: a length of 1.1 is a face's and is kept as it is.
+    const longer = unit(4).map((v) => v * 1.1);
+    expect(Array.from(decodeTemplate(encodeTemplate(longer)))).toEqual(Array.from(longer));
     const index = await createFaceIndex({ threshold: 0.9, margin: 0.01, kernel: 'js' });
     index.add('GONE', [unit(9)]);
     const load = loadRosterTemplates(index, [

@@ -1,18 +1,19 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { l2normalise } from '../../src/gate/face/embedder.js';
 import type { FaceResult, RgbFrame } from '../../src/gate/face/face-types.js';
 import { encodeTemplate } from '../../src/gate/face/face-templates.js';
 import type { GateFaceProcessor } from '../../src/gate/gate-face.js';
 import { rosterDoc, type TestSite } from './harness.js';
 
+/** A seeded unit-length descriptor (real ones have lengths near 1: match-threshold.ts). */
 export function unit(seed: number): Float32Array {
   const v = new Float32Array(128);
   for (let i = 0; i < 128; i++) {
     const h = Math.sin(seed * 12.9898 + i * 78.233) * 43758.5453;
     v[i] = h - Math.floor(h) - 0.5;
   }
-  return l2normalise(v);
+  const n = Math.hypot(...v);
+  return v.map((x) => x / n);
 }
 
 export const frame: RgbFrame = { width: 64, height: 48, data: new Uint8Array(64 * 48 * 3).fill(90) };

@@ -1,7 +1,9 @@
 // face-api's 128-d ResNet descriptor of the dlib-aligned face chip (150 × 150, padding 0.25, the
-// geometry dlib's ResNet was trained on), L2-normalised so that a dot product is the cosine similarity.
+// geometry dlib's ResNet was trained on), divided by DESCRIPTOR_SCALE, not normalised per face
+// (match-threshold.ts says why).
 import { alignedChip } from './align.js';
 import type { FaceApi } from './face-api-host.js';
+import { DESCRIPTOR_SCALE } from './match-threshold.js';
 import type { Tf } from './tfjs-wasm.js';
 
 type Tensor3D = import('@tensorflow/tfjs').Tensor3D;
@@ -11,12 +13,17 @@ const CHIP_PADDING = 0.25;
 /** The chip is rendered at twice its size and averaged down (align.ts: no aliasing). */
 const CHIP_SUPERSAMPLE = 2;
 
-export function l2normalise(v: Float32Array): Float32Array {
-  let s = 0;
-  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
-  const k = s > 0 ? 1 / Math.sqrt(s) : 0;
-  const out = new Float32Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = v[i] * k;
+/** The network's raw output at the descriptor scale. */
+export function scaleDescriptor(raw: Float32Array): Float32Array {
+  const out = new Float32Array(raw.length);
+  for (let i = 0; i < raw.length; i++) out[i] = raw[i] / DESCRIPTOR_SCALE;
+  return out;
+}
+
+/** The mean of several descriptors of one face (a burst of frames). */
+export function meanDescriptor(descriptors: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(descriptors[0].length);
+  for (const d of descriptors) for (let i = 0; i < out.length; i++) out[i] += d[i] / descriptors.length;
   return out;
 }
 
@@ -25,7 +32,7 @@ export async function describeFace(tf: Tf, faceapi: FaceApi, frame: Tensor3D, la
   const chip = alignedChip(tf, frame, landmarks, CHIP_SIZE, CHIP_PADDING, CHIP_SUPERSAMPLE);
   try {
     const raw = await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(chip);
-    return { descriptor: l2normalise(raw), chip };
+    return { descriptor: scaleDescriptor(raw), chip };
   } catch (err) {
     chip.dispose();
     throw err;

@@ -1,13 +1,13 @@
 // The 1:N index of the roster's face templates: an int8 scan of every template (SIMD kernel or
 // JS), a float re-rank of the best candidates, then the threshold and margin rules.
-// Scores are cosine similarities of L2-normalised descriptors; a match needs score > threshold
-// and score − (best score of any other worker) ≥ margin.
+// Scores are 1 − ½·|q − t|² of descriptors at DESCRIPTOR_SCALE (match-threshold.ts); a match
+// needs score > threshold and score − (best score of any other worker) ≥ margin.
 import { SitegateError } from '../../core/errors.js';
 import { TemplateMatrix, type KernelKind } from './index-matrix.js';
 import { DIM, instantiateSimdKernel } from './index-simd-kernel.js';
 
 export interface FaceIndexOptions {
-  /** 1:N: accepted when the best score is strictly above this (cosine similarity). */
+  /** 1:N: accepted when the best score is strictly above this (match-threshold.ts). */
   threshold: number;
   /** 1:N: best minus the best score of a different worker must be at least this. */
   margin: number;
@@ -155,18 +155,18 @@ export class FaceIndex {
     checkTemplate(query, 'query');
     const n = this.m.rows;
     if (n === 0) return { list: [], floor: -1 };
-    const { scores, queryScale } = this.m.scan(query);
+    const { scores, offset } = this.m.scan(query);
     const k = Math.min(this.rerank, n);
     const top = topRows(scores, k);
     const best = new Map<string, number>();
     for (const r of top) {
       const w = this.owner[r];
-      const s = this.m.dot(r, query);
+      const s = this.m.score(r, query);
       const prev = best.get(w);
       if (prev === undefined || s > prev) best.set(w, s);
     }
     const list = [...best].map(([workerId, score]) => ({ workerId, score })).sort((a, b) => b.score - a.score).slice(0, limit);
-    const floor = k < n ? scores[top[top.length - 1]] * queryScale : -1;
+    const floor = k < n ? scores[top[top.length - 1]] + offset : -1;
     return { list, floor };
   }
 
@@ -189,7 +189,7 @@ export class FaceIndex {
     const rows = this.rowsOf.get(workerId);
     if (!rows?.length) return { workerId, rejected: 'no_templates' };
     let score = -Infinity;
-    for (const r of rows) score = Math.max(score, this.m.dot(r, query));
+    for (const r of rows) score = Math.max(score, this.m.score(r, query));
     return { workerId, score, accepted: score > (this.o.verifyThreshold ?? this.o.threshold) };
   }
 
@@ -199,9 +199,9 @@ export class FaceIndex {
     return this.m.scan(query).scores.slice();
   }
 
-  memoryBytes(): { int8: number; float: number; total: number } {
+  memoryBytes(): { int8: number; fine: number; total: number } {
     const b = this.m.bytes();
-    return { ...b, total: b.int8 + b.float };
+    return { ...b, total: b.int8 + b.fine };
   }
 }
 

@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import type { Clock } from '../../core/clock.js';
 import type { Direction } from '../../core/entries.js';
 import { errorMessage } from '../../core/errors.js';
-import { l2normalise } from './embedder.js';
+import { meanDescriptor } from './embedder.js';
 import type { FaceIndex, FaceMatch } from './face-index.js';
 import type { Box, ChosenFace, FaceResult, LivenessScores, RgbFrame } from './face-types.js';
 import { motionLiveness, type MotionLivenessOptions, type MotionLivenessResult } from './motion-liveness.js';
@@ -212,9 +212,7 @@ export class FaceStation extends EventEmitter<FaceStationEvents> {
     if (model.liveness < this.o.minLiveness) return this.decideSpoof('model_liveness', rep, frame, last.face.box, at);
     if (motion && !motion.live) return this.decideSpoof('motion', rep, frame, last.face.box, at);
     // The burst's descriptors averaged: less noise than any one frame.
-    const sum = new Float32Array(128);
-    for (const b of burst) for (let i = 0; i < 128; i++) sum[i] += b.face.descriptor[i];
-    const descriptor = l2normalise(sum);
+    const descriptor = meanDescriptor(burst.map((b) => b.face.descriptor));
     this.lastLive = { at, descriptor };
     const found = this.index.search(descriptor);
     const photo = await facePhoto(frame, last.face.box, this.o.photoSide);

@@ -1,9 +1,10 @@
 // A face template as the roster carries it (`faceTemplates`: strings): base64 of the 128 float32
-// values of the L2-normalised descriptor, little-endian (512 bytes, 684 characters). Parsed at the
-// border: a template of the wrong length, with a non-finite value or far from unit length is
-// refused with a reason, counted by the caller, and never reaches the index.
+// values of the descriptor at DESCRIPTOR_SCALE, little-endian (512 bytes, 684 characters). Parsed
+// at the border: a template of the wrong size, with a non-finite value or a length no face
+// descriptor has is refused with a reason, counted by the caller, and never reaches the index.
 import { SitegateError } from '../../core/errors.js';
 import type { FaceIndex } from './face-index.js';
+import { TEMPLATE_LENGTH_RANGE } from './match-threshold.js';
 
 export const TEMPLATE_DIM = 128;
 const BYTES = TEMPLATE_DIM * 4;
@@ -28,8 +29,8 @@ export function decodeTemplate(text: string): Float32Array {
     norm += v * v;
   }
   norm = Math.sqrt(norm);
-  if (Math.abs(norm - 1) > 0.01) throw new SitegateError('face_template', `a face template must be L2-normalised (its length is ${norm.toFixed(3)})`);
-  for (let i = 0; i < TEMPLATE_DIM; i++) out[i] /= norm;
+  const { min, max } = TEMPLATE_LENGTH_RANGE;
+  if (norm < min || norm > max) throw new SitegateError('face_template', `a face template's length must be between ${min} and ${max}, this one's is ${norm.toFixed(3)}`);
   return out;
 }
 

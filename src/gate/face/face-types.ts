@@ -38,7 +38,7 @@ export interface ChosenFace {
   box: Box;
   /** 68 points, x then y, in frame pixels. */
   landmarks: Float32Array;
-  /** L2-normalised, 128 values. */
+  /** 128 values at DESCRIPTOR_SCALE (match-threshold.ts). */
   descriptor: Float32Array;
   /** Between the eye centres, in pixels of the source picture (frame pixels / frame.scale). */
   eyeDistancePx: number;

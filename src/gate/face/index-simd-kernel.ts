@@ -3,7 +3,8 @@
 // widened once to sixteen i16x8 registers; each template is eight 16-byte loads, widened
 // (`i16x8.extend_*_i8x16_s`) and multiplied-and-added pairwise (`i32x4.dot_i16x8_s`).
 // The integer dot (|dot| ≤ 128·127·127 < 2^24, exact in f32) is multiplied by the template's
-// scale, so the JS fallback (index-js-kernel.ts) gives bit-identical scores.
+// scale and the query's and the template's bias is added, each step an f32 operation, so the JS
+// fallback (index-matrix.ts jsScores) gives bit-identical scores.
 import wabtInit from 'wabt';
 import { SitegateError, errorMessage } from '../../core/errors.js';
 
@@ -22,8 +23,8 @@ function kernelWat(): string {
       (local.set $acc (i32x4.add (local.get $acc) (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $v)) (local.get $q${2 * c + 1}))))`).join('');
   return `(module
   (memory (export "memory") 1)
-  ;; scores(q, t, scale, out, n): out[i] = f32(dot(q, t[i])) * scale[i] for i < n
-  (func (export "scores") (param $q i32) (param $t i32) (param $scale i32) (param $out i32) (param $n i32)
+  ;; scores(q, t, scale, bias, out, n, qs): out[i] = f32(dot(q, t[i])) * scale[i] * qs + bias[i] for i < n
+  (func (export "scores") (param $q i32) (param $t i32) (param $scale i32) (param $bias i32) (param $out i32) (param $n i32) (param $qs f32)
     (local $v v128) (local $acc v128) (local $end i32) ${qLocals}
     ${loadQuery}
     (local.set $end (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2))))
@@ -32,14 +33,19 @@ function kernelWat(): string {
       (loop $next
         (local.set $acc (v128.const i32x4 0 0 0 0))${dotTemplate}
         (f32.store (local.get $out)
-          (f32.mul
-            (f32.convert_i32_s
-              (i32.add
-                (i32.add (i32x4.extract_lane 0 (local.get $acc)) (i32x4.extract_lane 1 (local.get $acc)))
-                (i32.add (i32x4.extract_lane 2 (local.get $acc)) (i32x4.extract_lane 3 (local.get $acc)))))
-            (f32.load (local.get $scale))))
+          (f32.add
+            (f32.mul
+              (f32.mul
+                (f32.convert_i32_s
+                  (i32.add
+                    (i32.add (i32x4.extract_lane 0 (local.get $acc)) (i32x4.extract_lane 1 (local.get $acc)))
+                    (i32.add (i32x4.extract_lane 2 (local.get $acc)) (i32x4.extract_lane 3 (local.get $acc)))))
+                (f32.load (local.get $scale)))
+              (local.get $qs))
+            (f32.load (local.get $bias))))
         (local.set $t (i32.add (local.get $t) (i32.const ${DIM})))
         (local.set $scale (i32.add (local.get $scale) (i32.const 4)))
+        (local.set $bias (i32.add (local.get $bias) (i32.const 4)))
         (local.set $out (i32.add (local.get $out) (i32.const 4)))
         (br_if $next (i32.lt_u (local.get $out) (local.get $end))))))
 )`;
@@ -61,7 +67,7 @@ const Wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 export interface SimdKernelInstance {
   readonly memory: WasmMemory;
-  scores(q: number, t: number, scale: number, out: number, n: number): void;
+  scores(q: number, t: number, scale: number, bias: number, out: number, n: number, queryScale: number): void;
 }
 
 let compiled: Promise<object> | undefined;

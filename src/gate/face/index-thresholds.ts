@@ -6,8 +6,8 @@ import { SitegateError } from '../../core/errors.js';
 export const thresholdRowSchema = z.object({
   /** The FAR the threshold was chosen for. */
   targetFar: z.number().gt(0).lt(1),
-  /** Cosine similarity; a match needs a score strictly above it. */
-  threshold: z.number().min(-1).max(1),
+  /** A match score (match-threshold.ts); a match needs a score strictly above it. */
+  threshold: z.number().min(-2).max(1),
   /** FAR measured leave-one-person-out at this target, and the impostor pairs behind it. */
   measuredFar: z.number().min(0).max(1),
   impostorPairs: z.number().int().nonnegative(),

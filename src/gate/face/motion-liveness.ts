@@ -20,7 +20,7 @@ export interface LivenessFrame {
   landmarks: Float32Array | readonly number[] | readonly LandmarkPoint[];
   /** The detector's face box, frame pixels; landmarks whose eyes fall outside it are refused. */
   box: { x: number; y: number; width: number; height: number };
-  /** The frame's face descriptor (L2-normalised): needed to see a slideshow whose photos differ only in eyes or mouth. */
+  /** The frame's face descriptor: needed to see a slideshow whose photos differ only in eyes or mouth. */
   descriptor?: Float32Array;
 }
 
