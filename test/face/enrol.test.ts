@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultEnrolQuality, enrolFromPhoto, judgeEnrolment } from '../../src/gate/face/enrol.js';
+import { defaultEnrolQuality, enrolFromPhoto, judgeEnrolment, probeQuality } from '../../src/gate/face/enrol.js';
 import { FacePool } from '../../src/gate/face/face-pool.js';
 import type { ChosenFace, FaceResult } from '../../src/gate/face/face-types.js';
 import { decodeTemplate, encodeTemplate } from '../../src/gate/face/face-templates.js';
@@ -35,6 +35,16 @@ describe('enrolment rules', () => {
     expect(judgeEnrolment(result({ eyeDistancePx: 12 }), defaultEnrolQuality)).toMatchObject({ ok: false, reason: 'too_small', message: expect.stringContaining('12 px') });
     expect(judgeEnrolment(result({ pose: { yaw: 60, pitch: 0, roll: 0 } }), defaultEnrolQuality)).toMatchObject({ ok: false, reason: 'pose' });
     expect(judgeEnrolment(result({ pose: { yaw: 0, pitch: 0, roll: 40 } }), defaultEnrolQuality)).toMatchObject({ ok: false, reason: 'pose' });
+  });
+  it('judges a probe (face eval\'s degraded copies) as the gate does: size only, the largest of several faces', () => {
+    expect(judgeEnrolment(result({ sharpness: 3 }), probeQuality).ok).toBe(true);
+    expect(judgeEnrolment(result({ pose: { yaw: 60, pitch: 0, roll: 40 } }), probeQuality).ok).toBe(true);
+    expect(judgeEnrolment(result({ eyeDistancePx: 12 }), probeQuality)).toMatchObject({ ok: false, reason: 'too_small' });
+    const two = result({});
+    two.faces = 2;
+    two.boxes.push({ box: { x: 200, y: 0, width: 80, height: 80 }, score: 0.9 });
+    expect(judgeEnrolment(two, defaultEnrolQuality)).toMatchObject({ ok: false, reason: 'several_faces' });
+    expect(judgeEnrolment(two, probeQuality).ok).toBe(true);
   });
 });
 

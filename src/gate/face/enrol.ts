@@ -29,6 +29,14 @@ export const defaultEnrolQuality: EnrolQuality = {
   backgroundFaceShare: 0.25,
 };
 
+/**
+ * How the gate judges a camera frame, for `sitegate face eval`'s degraded copies: the face must be
+ * found at its size, but blur and pose are enrolment rules (a gate matches whatever it sees), and
+ * among several faces the gate chooses one (choose-face.ts) instead of refusing: every face
+ * smaller than the largest counts as background.
+ */
+export const probeQuality: EnrolQuality = { ...defaultEnrolQuality, minSharpness: 0, maxYawDeg: 90, maxPitchDeg: 90, maxRollDeg: 90, backgroundFaceShare: 1 };
+
 export type EnrolRefusal = 'unreadable' | 'no_face' | 'several_faces' | 'too_small' | 'blurred' | 'pose';
 
 export type EnrolOutcome =

@@ -12,9 +12,16 @@ import {
 } from './eval-metrics.js';
 import { createFaceIndex } from './face-index.js';
 import type { ThresholdTable } from './index-thresholds.js';
+import { similarity } from './match-threshold.js';
 
 export interface Embedder {
+  /** A reference photo, as enrolment takes it (its quality rules included). */
   embed(image: string | Buffer): Promise<{ descriptor?: Float32Array; refused?: string }>;
+  /**
+   * A degraded copy, as the gate matches a camera frame: a face of the minimum size is enough,
+   * blur and pose are enrolment rules. Without it, copies go through `embed`.
+   */
+  probe?(image: string | Buffer): Promise<{ descriptor?: Float32Array; refused?: string }>;
 }
 
 export interface FaceEvalOptions {
@@ -95,19 +102,13 @@ export function listPeople(dir: string): { person: string; photos: string[] }[] 
 async function embedOne(embedder: Embedder, person: string, photo: string, variant: Variant, kind?: Augmentation): Promise<Sample> {
   try {
     const input = kind ? await augmentImage(photo, kind) : photo;
-    const r = await embedder.embed(input);
+    const r = kind && embedder.probe ? await embedder.probe(input) : await embedder.embed(input);
     if (r.descriptor) return { person, photo, variant, descriptor: r.descriptor };
     return { person, photo, variant, refused: r.refused ?? 'no face found' };
   } catch (err) {
     return { person, photo, variant, refused: errorMessage(err) };
   }
 }
-
-const cos = (a: Float32Array, b: Float32Array) => {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
-  return s;
-};
 
 /** Pairs of probes (any variant) against original references; same photo never paired with itself. */
 export function pairs(probes: readonly Sample[], refs: readonly Sample[], sameSet: boolean): { genuine: GenuinePair[]; impostors: ImpostorPair[] } {
@@ -117,7 +118,7 @@ export function pairs(probes: readonly Sample[], refs: readonly Sample[], sameSe
     refs.forEach((r, j) => {
       if (sameSet && j <= i) return;
       if (p.photo === r.photo) return;
-      const score = p.descriptor && r.descriptor ? cos(p.descriptor, r.descriptor) : null;
+      const score = p.descriptor && r.descriptor ? similarity(p.descriptor, r.descriptor) : null;
       if (p.person === r.person) genuine.push({ person: p.person, score });
       else if (score !== null) impostors.push({ a: p.person, b: r.person, score });
     });
