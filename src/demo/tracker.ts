@@ -1,4 +1,4 @@
-import type { PassageEntry, PunchEntry } from '../core/entries.js';
+import type { CredentialKind, PassageEntry, PunchEntry } from '../core/entries.js';
 import type { QueuedRow } from '../hub/upload-queue.js';
 import type { Swipe } from './shift.js';
 
@@ -10,6 +10,8 @@ export interface PunchPath {
   direction: string;
   decision: string;
   reason: string;
+  /** what the worker presented; a face punch's relay delay runs from its camera frame */
+  credential: CredentialKind;
   swipeAt: number;
   punchAt: number;
   cardToRelayMs: number | null;
@@ -49,6 +51,7 @@ export class PunchTracker {
       direction: p.direction,
       decision: p.decision,
       reason: p.reason,
+      credential: p.credential.kind,
       swipeAt: this.lastSwipe.get(p.gateId) ?? now(),
       punchAt: now(),
       cardToRelayMs: null,

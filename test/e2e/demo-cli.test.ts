@@ -17,6 +17,8 @@ describe('sitegate demo', () => {
     expect(r.stdout).toMatch(/relay pulses +7\n/);
     expect(r.stdout).toMatch(/accepted by the platform +7 /);
     expect(r.stdout).toMatch(/OK: 7 of 7 platform rows reached the platform/);
+    expect(r.stdout).toMatch(/ {2}card → relay +[\d.]+m?s\n/);
+    expect(r.stdout).not.toMatch(/face frame → relay/);
   });
 
   it('by default also enrols the sample photos\' faces and replays them at a camera: face punches reach the platform, liveness model-only said', () => {
@@ -30,6 +32,8 @@ describe('sitegate demo', () => {
     const punches = Number(/face punches +(\d+) \((\d+) granted\)/.exec(r.stdout)?.[2]);
     expect(punches).toBeGreaterThanOrEqual(enrolled / 2);
     expect(r.stdout).toMatch(new RegExp(`face punches at platform +${punches}\\n`));
+    // Face punches' relay delay runs from the camera frame: reported apart from the cards'.
+    expect(r.stdout).toMatch(/ {2}card → relay +[\d.]+m?s\n {2}face frame → relay +[\d.]+m?s\n/);
     expect(r.stdout).toMatch(/OK: (\d+) of \1 platform rows reached the platform/);
   });
 
