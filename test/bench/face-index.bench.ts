@@ -40,7 +40,7 @@ export default async function faceIndex(): Promise<Record<string, number>> {
     if (kernel === 'simd') {
       const m = index.memoryBytes();
       figures.face_index_100k_int8_mb = r2(m.int8 / 2 ** 20);
-      figures.face_index_100k_float_mb = r2(m.float / 2 ** 20);
+      figures.face_index_100k_rerank_mb = r2(m.fine / 2 ** 20);
     }
   }
   return figures;
