@@ -101,7 +101,7 @@ export const rosterRequestSchema = z.strictObject({
   haveVersion: version.nullable(),
   /** the newest version the gate has heard of, when it has */
   wantVersion: version.nullable(),
-  reason: z.enum(['fresh', 'gap', 'behind', 'retry', 'bad_snapshot']),
+  reason: z.enum(['fresh', 'gap', 'behind', 'retry', 'bad_snapshot', 'resync']),
 });
 
 export type RosterDelta = z.infer<typeof rosterDeltaSchema>;

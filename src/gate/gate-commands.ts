@@ -11,7 +11,8 @@ export interface GateCommandTarget {
   /** journals a manual open and pulses the relay; rejects with unknown_lane / lane_busy */
   openOnce(lane: string, direction: Direction, who: string): { punchId: string };
   setLockdown(lanes: string[], on: boolean): void;
-  requestRosterResync(commandId: string | null): void;
+  /** resync-roster: asks the hub for a snapshot, applied even at the version the gate holds */
+  requestRosterResync(commandId: string | null): { ok: true } | { ok: false; code: 'unavailable'; message: string };
   /** capture-face: starts waiting for a face to enrol; refused where face matching does not run */
   captureFace?(req: { workerId: string; requestId: string; timeoutMs: number }): { ok: true; untilMs: number } | { ok: false; code: 'unavailable'; message: string };
 }
@@ -84,9 +85,11 @@ export class GateCommands {
         target.setLockdown(which, cmd.cmd === 'lock-down');
         return ack(true, 'ok', `${which.join(', ')} ${cmd.cmd === 'lock-down' ? 'locked down: every credential is refused' : 'back to normal operation'}`);
       }
-      case 'resync-roster':
-        target.requestRosterResync(cmd.id ?? null);
-        return ack(true, 'ok', 'accepted: roster resync requested');
+      case 'resync-roster': {
+        const r = target.requestRosterResync(cmd.id ?? null);
+        if (!r.ok) return ack(false, r.code, r.message);
+        return ack(true, 'ok', 'accepted: a roster snapshot was requested from the hub; it is applied even at the version this gate holds');
+      }
       case 'capture-face': {
         if (!target.captureFace) return ack(false, 'unavailable', 'this gate cannot enrol faces');
         const r = target.captureFace({ workerId: cmd.workerId, requestId: cmd.requestId, timeoutMs: cmd.timeoutMs });

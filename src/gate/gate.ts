@@ -8,9 +8,8 @@ import type { Direction, PassageEntry, PunchEntry, PunchTime, SignedHead } from 
 import { errorMessage, SitegateError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { RosterWorker } from '../core/worker.js';
-import { parseRosterPublicKey, type RosterRequest } from '../core/roster-message.js';
+import { parseRosterPublicKey } from '../core/roster-message.js';
 import type { PassageEvent } from '../mqtt/events.js';
-import { rosterTopics } from '../mqtt/roster-topics.js';
 import { loadConfigFile, readSecretFile } from '../config/load.js';
 import { gateConfigSchema, type GateConfig } from '../config/gate-config.js';
 import type { ControlHandlers } from '../control/providers.js';
@@ -51,7 +50,7 @@ import { Journal, type JournalLimits } from './punch/journal.js';
 import { PhotoStore } from './punch/photo-store.js';
 import { Publisher } from './punch/publisher.js';
 import { Pkcs11Signer } from './punch/signer.js';
-import { readRosterFile } from './roster/roster-file.js';
+import { importRosterFile } from './roster/roster-file-import.js';
 import { RosterStore } from './roster/roster-store.js';
 import { RosterSync, type RosterApplied } from './roster/roster-sync.js';
 
@@ -268,7 +267,11 @@ export class Gate extends EventEmitter<GateEvents> {
           return { punchId: r.entry.punchId };
         },
         setLockdown: (lanes, on) => this.setLockdown(lanes, on),
-        requestRosterResync: (commandId) => this.emit('resyncRoster', { commandId }),
+        requestRosterResync: (commandId) => {
+          if (!this.rosterSync) return { ok: false, code: 'unavailable', message: 'this gate takes its roster from its file only (no roster.hubPublicKey)' };
+          this.emit('resyncRoster', { commandId });
+          return { ok: true };
+        },
         captureFace: (req) => {
           const r = this.enrol.begin(req);
           if (r.ok) this.publishStatus();
@@ -624,9 +627,8 @@ export class Gate extends EventEmitter<GateEvents> {
       this.opts.log.info({ file }, 'no roster file; the roster comes from the hub');
       return;
     }
-    const doc = readRosterFile(file);
-    const have = this.roster.version();
-    if (have === null || doc.version > have) this.roster.replace(doc);
+    // an unchanged file (same bytes as last time) is not parsed again
+    importRosterFile(this.roster, file, { log: this.opts.log.child({ part: 'roster' }) });
   }
 
   // --- roster sync -----------------------------------------------------------------------
@@ -672,16 +674,13 @@ export class Gate extends EventEmitter<GateEvents> {
   }
 
   /**
-   * An operator's resync-roster: asks the hub for a snapshot now. A newer version is applied as
-   * usual; the same version as the gate's is skipped as stale by RosterSync.
+   * An operator's resync-roster: asks the hub for a snapshot now, applied even at the version the
+   * gate holds (once), so a damaged or hand-edited store is rebuilt from the hub's copy.
    */
   private requestRosterSnapshot(): void {
-    const c = this.config;
-    if (!this.rosterSync || !this.client) return;
-    const req: RosterRequest = { kind: 'roster-request', gateId: c.gateId, haveVersion: this.roster.version(), wantVersion: null, reason: 'behind' };
-    this.client.publish(rosterTopics.request(c.siteId, c.gateId), JSON.stringify(req), { qos: 1 }, (err) => {
-      if (err) this.opts.log.warn({ err: errorMessage(err) }, 'roster snapshot request not sent');
-    });
+    if (!this.rosterSync) return;
+    const { haveVersion } = this.rosterSync.requestResync();
+    this.opts.log.info({ haveVersion }, 'roster resync: snapshot requested from the hub');
   }
 
   // --- face ------------------------------------------------------------------------------

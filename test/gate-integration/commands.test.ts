@@ -82,10 +82,10 @@ describe('gate commands on gate/<id>/cmd, each acknowledged on cmd/ack', () => {
     expect(gateStatusSchema.parse(last).lanes!.L1.mode).not.toBe('lockdown');
   });
 
-  it('accepts resync-roster and tells the roster sync', async () => {
+  it('refuses resync-roster on a gate whose roster comes from its file only (accepted with a hub key: roster-sync.test.ts)', async () => {
     const ack = await send({ cmd: 'resync-roster', id: id() });
-    expect(ack).toMatchObject({ ok: true, code: 'ok', message: expect.stringContaining('accepted') });
-    expect(resyncs).toEqual([`c${n}`]);
+    expect(ack).toMatchObject({ ok: false, code: 'unavailable', message: expect.stringContaining('roster from its file only') });
+    expect(resyncs).toEqual([]);
   });
 
   it('refuses a stale open without acting, an unknown lane, and a malformed payload', async () => {

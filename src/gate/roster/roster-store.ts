@@ -33,6 +33,17 @@ export interface RosterHeader {
   rules: SiteRules | null;
 }
 
+/**
+ * The roster file the store last read (size, mtime and SHA-256 of its bytes, and the version it
+ * held): an unchanged file is not parsed again at the next start.
+ */
+export interface RosterFileStamp {
+  size: number;
+  mtimeMs: number;
+  sha256: string;
+  version: number;
+}
+
 /** A snapshot being written beside the live roster; commit() switches it in with one transaction. */
 export interface SnapshotStaging {
   add(workers: readonly RosterWorkerLike[]): void;
@@ -88,8 +99,11 @@ export class RosterStore {
     };
   }
 
-  /** Replaces the whole roster in one transaction (a roster file at start). */
-  replace(doc: RosterDocument): void {
+  /**
+   * Replaces the whole roster in one transaction (a roster file at start), remembering the
+   * file's stamp in the same transaction when given.
+   */
+  replace(doc: RosterDocument, fileStamp?: RosterFileStamp): void {
     const rules = doc.rules ? siteRulesSchema.parse(doc.rules) : null;
     this.db.transaction(() => {
       this.db.exec('DELETE FROM credentials; DELETE FROM workers;');
@@ -99,6 +113,7 @@ export class RosterStore {
         if (++n % this.progressEvery === 0) this.opts.onProgress?.('replace', n);
       }
       this.writeHeader({ version: doc.version, siteId: doc.siteId, siteKey: doc.siteKey, rules });
+      if (fileStamp) this.setRosterFileStamp(fileStamp);
     })();
     this.cachedSize = null;
   }
@@ -245,6 +260,23 @@ export class RosterStore {
   rules(): SiteRules | null {
     const v = this.stmt.meta.get('rules') as string | undefined;
     return v === undefined || v === 'null' ? null : (JSON.parse(v) as SiteRules);
+  }
+
+  /** The roster file last read into this store (applied or found not newer); null: none. */
+  rosterFileStamp(): RosterFileStamp | null {
+    const v = this.stmt.meta.get('rosterFile') as string | undefined;
+    if (v === undefined) return null;
+    try {
+      const s = JSON.parse(v) as Partial<RosterFileStamp>;
+      const ok = typeof s.size === 'number' && typeof s.mtimeMs === 'number' && typeof s.sha256 === 'string' && typeof s.version === 'number';
+      return ok ? (s as RosterFileStamp) : null;
+    } catch {
+      return null; // unreadable: the file is simply parsed again
+    }
+  }
+
+  setRosterFileStamp(stamp: RosterFileStamp): void {
+    this.stmt.setMeta.run('rosterFile', JSON.stringify({ size: stamp.size, mtimeMs: stamp.mtimeMs, sha256: stamp.sha256, version: stamp.version }));
   }
 
   size(): number {

@@ -98,6 +98,8 @@ export class RosterSync extends EventEmitter<RosterSyncEvents> {
     snapshotsApplied: 0,
     chunksReceived: 0,
     requests: 0,
+    /** operator resyncs asked for (requestResync) */
+    resyncs: 0,
     gaps: 0,
     stale: 0,
     rejected: 0,
@@ -117,6 +119,11 @@ export class RosterSync extends EventEmitter<RosterSyncEvents> {
   private started = false;
   /** a request wanted before start() (a persistent session's messages can come first) */
   private askBeforeStart: RosterRequest['reason'] | null = null;
+  /**
+   * Set by requestResync(): the version the gate held then. Until a snapshot is applied, one of
+   * the store's own version is taken too (the store is rebuilt, not just moved forward).
+   */
+  private resyncFrom: number | null = null;
 
   constructor(private readonly opts: RosterSyncOptions) {
     super();
@@ -154,9 +161,7 @@ export class RosterSync extends EventEmitter<RosterSyncEvents> {
     if (this.stopped) return true;
     if (kind === 'chunk') {
       // a snapshot this gate already has: skip it before parsing megabytes
-      const v = snapshotVersionOfTopic(this.opts.siteId, topic)!;
-      const have = this.opts.store.version();
-      if (have !== null && v <= have) {
+      if (!this.takesSnapshot(snapshotVersionOfTopic(this.opts.siteId, topic)!)) {
         this.counters.stale++;
         return true;
       }
@@ -165,6 +170,30 @@ export class RosterSync extends EventEmitter<RosterSyncEvents> {
       this.opts.log.error({ err: errorMessage(err), topic }, 'roster message handling failed');
     });
     return true;
+  }
+
+  /**
+   * An operator's resync: asks the hub for a snapshot now and marks the next snapshot to be
+   * applied even when its version equals the gate's, once, so a damaged or hand-edited store is
+   * rebuilt from the hub's copy. An older snapshot is still refused. Asked again with back-off
+   * until that snapshot is applied. Returns the version the gate holds.
+   */
+  requestResync(): { haveVersion: number | null } {
+    const have = this.opts.store.version();
+    if (this.stopped) return { haveVersion: have };
+    this.counters.resyncs++;
+    // a gate without a roster takes any snapshot anyway
+    this.resyncFrom = have;
+    const reason = have === null ? 'fresh' : 'resync';
+    if (!this.started) {
+      this.askBeforeStart = reason;
+      return { haveVersion: have };
+    }
+    // the operator asks now: a request waiting on its back-off goes at once
+    if (this.requestTimer) this.opts.clock.clearTimeout(this.requestTimer);
+    this.requestTimer = null;
+    this.askForSnapshot(reason);
+    return { haveVersion: have };
   }
 
   /** Resolves once every message handed in so far has been dealt with. */
@@ -180,6 +209,7 @@ export class RosterSync extends EventEmitter<RosterSyncEvents> {
       knownVersion: this.knownVersion,
       asking: this.requestTimer !== null,
       receiving: b ? { version: b.version, chunks: b.received, of: b.count } : null,
+      resyncPending: this.resyncFrom !== null,
       lastAppliedMs: this.lastAppliedMs,
       ...this.counters,
     };
@@ -285,8 +315,7 @@ export class RosterSync extends EventEmitter<RosterSyncEvents> {
 
   private async onChunk(c: RosterChunk, topic: string): Promise<void> {
     this.hear(c.version);
-    const have = this.opts.store.version();
-    if (have !== null && c.version <= have) {
+    if (!this.takesSnapshot(c.version)) {
       this.counters.stale++;
       return;
     }
@@ -341,8 +370,7 @@ export class RosterSync extends EventEmitter<RosterSyncEvents> {
         }
         size += workers.length;
       }
-      const have = store.version();
-      if (have !== null && b.version <= have) {
+      if (!this.takesSnapshot(b.version)) {
         staging.abandon();
         this.counters.stale++;
         return;
@@ -354,7 +382,9 @@ export class RosterSync extends EventEmitter<RosterSyncEvents> {
       return;
     }
     this.counters.snapshotsApplied++;
-    log.info({ version: b.version, workers: size, chunks: b.count }, 'roster snapshot applied');
+    const forced = this.resyncFrom !== null;
+    this.resyncFrom = null;
+    log.info({ version: b.version, workers: size, chunks: b.count, resync: forced }, 'roster snapshot applied');
     this.applied({ kind: 'snapshot', version: b.version, upserts: [], removes: [], rulesChanged: true });
   }
 
@@ -375,7 +405,16 @@ export class RosterSync extends EventEmitter<RosterSyncEvents> {
 
   private satisfied(): boolean {
     const have = this.opts.store.version();
-    return have !== null && (this.knownVersion === null || have >= this.knownVersion);
+    return have !== null && this.resyncFrom === null && (this.knownVersion === null || have >= this.knownVersion);
+  }
+
+  /**
+   * A snapshot is taken when newer than the roster, or of the same version while a resync waits
+   * (resyncFrom never exceeds the store's version: versions only grow).
+   */
+  private takesSnapshot(version: number): boolean {
+    const have = this.opts.store.version();
+    return have === null || version > have || (version === have && this.resyncFrom !== null);
   }
 
   /** Sends a request now unless one is already waiting; repeats it with back-off until answered. */
@@ -393,6 +432,12 @@ export class RosterSync extends EventEmitter<RosterSyncEvents> {
   private retry(): void {
     this.requestTimer = null;
     if (this.stopped) return;
+    const k = this.knownVersion;
+    if (this.resyncFrom !== null && k !== null && k < this.resyncFrom) {
+      // the hub holds an older roster than this gate: its snapshots would be refused forever
+      this.opts.log.warn({ have: this.resyncFrom, hub: k }, "roster resync dropped: the hub's roster is older than this gate's");
+      this.resyncFrom = null;
+    }
     if (this.satisfied()) {
       this.retryMs = this.cfg.retryMinMs;
       return;
