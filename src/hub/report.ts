@@ -72,6 +72,31 @@ interface PassageRow {
 }
 
 /**
+ * The granted punches of [from, to) whose passage the turnstile confirmed (or timed out, with
+ * `countTimeouts`), in time order. The time
+ * is the punch's real time column (time_ms, see entry-columns.ts), the one its platform row carries;
+ * the range is served by the entries_time index.
+ */
+export function passagesQuery(countTimeouts: boolean): string {
+  const outcomes = countTimeouts ? `('confirmed', 'timeout')` : `('confirmed')`;
+  return `SELECT p.worker_id AS worker_id, json_extract(p.body, '$.direction') AS direction,
+            p.time_ms AS time_ms, json_extract(s.body, '$.sensorCount') AS sensor_count
+     FROM entries p JOIN entries s ON s.punch_id = p.punch_id AND s.gate_id = p.gate_id AND s.type = 'passage'
+     WHERE p.type = 'punch' AND p.time_ms >= ? AND p.time_ms < ?
+       AND p.decision = 'granted' AND p.worker_id IS NOT NULL
+       AND s.outcome IN ${outcomes}
+     ORDER BY p.time_ms, p.rowid`;
+}
+
+/**
+ * The upload queue's rows of [from, to), in the order they were queued. The state list is every
+ * state the table allows, so that the range is served by upload_rows_by_state (state, time_ms, seq).
+ */
+export const QUEUE_ROWS_QUERY = `SELECT worker_id, project_code, team_sys_no, state, time_ms, direction, result FROM upload_rows
+   WHERE state IN ('pending', 'in_flight', 'delivered', 'rejected') AND time_ms >= ? AND time_ms < ?
+   ORDER BY seq`;
+
+/**
  * A day's attendance from the hub's database, opened read-only: per worker and per team the
  * first in, the last out and the hours on site (Asia/Shanghai day), and what still waits for the
  * platform. A passage counts when its punch was granted and the turnstile confirmed it (with
@@ -90,6 +115,10 @@ export function dailyReport(
     throw new SitegateError('report_db_unreadable', `cannot open the hub database ${dbPath} read-only: ${(err as Error).message}`);
   }
   try {
+    const columns = (db.prepare('PRAGMA table_info(entries)').all() as { name: string }[]).map((c) => c.name);
+    if (columns.length && !columns.includes('time_ms')) {
+      throw new SitegateError('report_db_not_migrated', `the hub database ${dbPath} is from an older hub: start the hub once (it adds the time columns), then run the report again`);
+    }
     return build(db, date, fromMs, toMs, opts);
   } finally {
     db.close();
@@ -103,27 +132,10 @@ function build(
   toMs: number,
   opts: { nowMs: number; workers?: ReadonlyMap<string, ReportWorkerInfo>; countTimeouts?: boolean },
 ): DailyReport {
-  const outcomes = opts.countTimeouts ? `('confirmed', 'timeout')` : `('confirmed')`;
-  const passages = db
-    .prepare(
-      `SELECT json_extract(p.body, '$.workerId') AS worker_id, json_extract(p.body, '$.direction') AS direction,
-              json_extract(p.body, '$.time.ms') AS time_ms, json_extract(s.body, '$.sensorCount') AS sensor_count
-       FROM entries p JOIN entries s ON s.punch_id = p.punch_id AND s.gate_id = p.gate_id AND s.type = 'passage'
-       WHERE p.type = 'punch' AND json_extract(p.body, '$.decision') = 'granted'
-         AND json_extract(p.body, '$.workerId') IS NOT NULL
-         AND json_extract(s.body, '$.outcome') IN ${outcomes}
-         AND json_extract(p.body, '$.time.ms') >= ? AND json_extract(p.body, '$.time.ms') < ?
-       ORDER BY time_ms`,
-    )
-    .all(fromMs, toMs) as PassageRow[];
+  const passages = db.prepare(passagesQuery(opts.countTimeouts ?? false)).all(fromMs, toMs) as PassageRow[];
   const hasQueue = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'upload_rows'`).get() !== undefined;
   const queueRows = hasQueue
-    ? (db
-        .prepare(
-          `SELECT worker_id, project_code, team_sys_no, state, time_ms, direction, result FROM upload_rows
-           WHERE time_ms >= ? AND time_ms < ?`,
-        )
-        .all(fromMs, toMs) as { worker_id: string; project_code: string; team_sys_no: number; state: string; time_ms: number; direction: string; result: string | null }[])
+    ? (db.prepare(QUEUE_ROWS_QUERY).all(fromMs, toMs) as { worker_id: string; project_code: string; team_sys_no: number; state: string; time_ms: number; direction: string; result: string | null }[])
     : [];
   const until = Math.min(toMs, Math.max(fromMs, opts.nowMs));
 

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import type { JournalEntry, SignedHead } from '../core/entries.js';
+import { entryColumnValues, EntryTimes, migrateEntryColumns } from './entry-columns.js';
 
 export interface ChainState {
   gateId: string;
@@ -16,6 +17,7 @@ export interface ChainState {
 export class HubStore {
   readonly db: Database.Database;
   private readonly stmt;
+  private readonly times: EntryTimes;
 
   constructor(path: string) {
     this.db = new Database(path);
@@ -40,6 +42,10 @@ export class HubStore {
         hash TEXT NOT NULL,
         received_ms INTEGER NOT NULL,
         quarantined INTEGER NOT NULL DEFAULT 0,
+        time_ms INTEGER,
+        worker_id TEXT,
+        decision TEXT,
+        outcome TEXT,
         PRIMARY KEY (gate_id, epoch, seq)
       );
       CREATE INDEX IF NOT EXISTS entries_punch ON entries (punch_id, type);
@@ -56,6 +62,8 @@ export class HubStore {
       );
       CREATE TABLE IF NOT EXISTS hub_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     `);
+    migrateEntryColumns(this.db);
+    this.times = new EntryTimes(this.db);
     this.stmt = {
       chain: this.db.prepare('SELECT gate_id, epoch, next_seq, last_hash FROM chains WHERE gate_id = ?'),
       putChain: this.db.prepare(
@@ -63,7 +71,8 @@ export class HubStore {
           'ON CONFLICT (gate_id) DO UPDATE SET epoch = excluded.epoch, next_seq = excluded.next_seq, last_hash = excluded.last_hash',
       ),
       insertEntry: this.db.prepare(
-        'INSERT INTO entries (gate_id, epoch, seq, type, punch_id, body, hash, received_ms, quarantined) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO entries (gate_id, epoch, seq, type, punch_id, body, hash, received_ms, quarantined, time_ms, worker_id, decision, outcome) ' +
+          'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       insertHead: this.db.prepare(
         'INSERT OR IGNORE INTO heads (gate_id, epoch, seq, hash, sig_alg, sig, cert_sha256, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
@@ -93,7 +102,11 @@ export class HubStore {
     return r ? (JSON.parse(r.body) as JournalEntry) : null;
   }
 
-  /** Appends verified entries and moves the chain state, in the caller's transaction. */
+  /**
+   * Appends verified entries and moves the chain state, in the caller's transaction. Each entry's
+   * real time is stored beside it (see entry-columns.ts); entries of a boot whose clock offset
+   * this batch gives first (stored earlier, or in this batch before it) are dated now.
+   */
   appendVerified(
     gateId: string,
     epoch: number,
@@ -103,9 +116,14 @@ export class HubStore {
     receivedMs: number,
     quarantined: boolean,
   ): void {
+    const learned = this.times.bootsLearned(gateId, entries);
     entries.forEach((e, i) => {
-      this.stmt.insertEntry.run(gateId, epoch, e.seq, e.type, e.punchId, JSON.stringify(e), hashes[i], receivedMs, quarantined ? 1 : 0);
+      const c = entryColumnValues(e, this.times.realTimeMs(gateId, e.time));
+      this.stmt.insertEntry.run(
+        gateId, epoch, e.seq, e.type, e.punchId, JSON.stringify(e), hashes[i], receivedMs, quarantined ? 1 : 0, c.timeMs, c.workerId, c.decision, c.outcome,
+      );
     });
+    for (const [bootId, offsetMs] of learned) this.times.dateBoot(gateId, bootId, offsetMs);
     this.stmt.insertHead.run(gateId, epoch, head.seq, head.hash, head.sigAlg, head.sig, head.certSha256, receivedMs);
     const last = entries[entries.length - 1];
     this.stmt.putChain.run(gateId, epoch, last.seq + 1, hashes[hashes.length - 1]);
