@@ -22,6 +22,7 @@ import { gateIdFromTopic, topics } from '../mqtt/topics.js';
 import type { PlatformProfile } from '../municipal/profile.js';
 import { createProfile, PROFILES } from '../municipal/profiles.js';
 import { SqliteRequestLedger } from './budget.js';
+import { SqliteReplyLog } from './reply-log.js';
 import { Forwarder, type ForwarderFault } from './forwarder.js';
 import { HaDiscovery } from './ha-discovery.js';
 import { HubCommands } from './hub-commands.js';
@@ -287,6 +288,7 @@ export class Hub extends EventEmitter<HubEvents> {
       },
       dailyBudget: pacing.dailyBudget,
       ledger: new SqliteRequestLedger(this.store.db),
+      replyLog: new SqliteReplyLog(this.store.db),
       backoff: { baseMs: pacing.backoffBaseMs, maxMs: Math.max(pacing.backoffBaseMs, pacing.backoffMaxMs) },
     });
     this.forwarder = new Forwarder({
@@ -600,7 +602,7 @@ export class Hub extends EventEmitter<HubEvents> {
     const nextAllowed = old.pacer.stats.nextAllowedMs;
     this.buildForwarder(next);
     if (halted) this.pacer.halt(halted);
-    // the new pacer knows nothing of the last request: it starts no sooner than the old one would have
+    // the new pacer knows the window's replies (reply log) but not the old one's spacing and back-off: it starts no sooner than the old one would have
     const wait = nextAllowed === null ? 0 : nextAllowed - this.clock.now();
     if (wait > 0) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, wait));
     if (!this.stopped) this.forwarder.start();

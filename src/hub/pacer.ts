@@ -2,6 +2,7 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import { SitegateError } from '../core/errors.js';
 import { shanghaiDate } from '../core/shanghai-time.js';
 import type { RequestLedger } from './budget.js';
+import type { RecentRequest, ReplyLog } from './reply-log.js';
 
 export interface PacerBackoff {
   /** First back-off after a failure, ms. */
@@ -34,6 +35,12 @@ export interface PacerOptions {
   dailyBudget?: number;
   /** Keeps the per-day count across restarts; in memory only when absent. */
   ledger?: RequestLedger;
+  /**
+   * Keeps the last `window.requests` requests (reply times) across restarts, so that a pacer
+   * started within one window of the last process's replies still keeps that window; in memory
+   * only when absent.
+   */
+  replyLog?: ReplyLog;
   backoff?: Partial<PacerBackoff>;
 }
 
@@ -83,7 +90,8 @@ const TOKEN_EPSILON = 1e-9;
  *
  * Why request() is never over the platform's limit (N arrivals in any W ms), whatever the network
  * does. request() keeps one request in flight, so requests arrive in the order they are sent,
- * and request k+N is sent only once the reply to request k is W old:
+ * and request k+N is sent only once the reply to request k is W old (across a restart too: the
+ * last N reply times are kept in the replyLog, in wall time, and a new pacer starts from them):
  *   arrival(k+N) ≥ send(k+N) ≥ reply(k) + W > arrival(k) + W,
  * the last step because the platform received request k before it replied. So any N+1
  * consecutive arrivals span more than W, and no window of W holds more than N. Network delay on
@@ -105,15 +113,16 @@ export class Pacer {
   private readonly dailyBudget: number | null;
   private readonly backoff: PacerBackoff;
   private readonly ledger: RequestLedger | null;
+  private readonly replyLog: ReplyLog | null;
 
   private tokens: number;
   private tokensAtMono: number;
   private lastRequestMono: number | null = null;
   /**
    * The last `window.requests` requests, oldest first: when each settled (its reply came), or
-   * when it was sent while no reply is known yet.
+   * when it was sent while no reply is known yet; `mono` counts, `wall` is what the replyLog keeps.
    */
-  private readonly recent: number[] = [];
+  private readonly recent: { mono: number; wall: number; replied: boolean }[] = [];
   private lastRequestWall: number | null = null;
   private backoffUntilMono = 0;
   private failureStreak = 0;
@@ -134,6 +143,7 @@ export class Pacer {
     this.window = options.window ? { ...options.window } : { requests: 1, windowMs: this.minSpacingMs };
     this.dailyBudget = options.dailyBudget ?? null;
     this.ledger = options.ledger ?? null;
+    this.replyLog = options.replyLog ?? null;
     this.backoff = {
       baseMs: options.backoff?.baseMs ?? DEFAULTS.backoff.baseMs,
       maxMs: options.backoff?.maxMs ?? DEFAULTS.backoff.maxMs,
@@ -160,6 +170,7 @@ export class Pacer {
     }
     this.tokens = this.capacity;
     this.tokensAtMono = this.clock.monotonic();
+    if (this.replyLog) this.seedRecent(this.replyLog.load());
   }
 
   /**
@@ -207,8 +218,13 @@ export class Pacer {
    */
   requestSettled(): void {
     const mono = this.clock.monotonic();
-    const last = this.recent.length - 1;
-    if (last >= 0 && mono > this.recent[last]) this.recent[last] = mono;
+    const last = this.recent[this.recent.length - 1];
+    if (last && (mono > last.mono || !last.replied)) {
+      last.mono = Math.max(last.mono, mono);
+      last.wall = this.clock.now();
+      last.replied = true;
+      this.saveRecent();
+    }
     if (this.inFlight) {
       this.inFlight = false;
       this.wakeAll();
@@ -292,7 +308,7 @@ export class Pacer {
   private waitMs(): number {
     const mono = this.clock.monotonic();
     let wait = 0;
-    if (this.recent.length >= this.window.requests) wait = Math.max(wait, this.recent[0] + this.window.windowMs - mono);
+    if (this.recent.length >= this.window.requests) wait = Math.max(wait, this.recent[0].mono + this.window.windowMs - mono);
     if (this.lastRequestMono !== null) wait = Math.max(wait, this.lastRequestMono + this.minSpacingMs - mono);
     const tokens = this.tokensNow(mono);
     if (tokens < 1 - TOKEN_EPSILON) wait = Math.max(wait, Math.ceil((1 - tokens) / this.refillPerMs));
@@ -309,13 +325,36 @@ export class Pacer {
     this.tokens = Math.max(0, this.tokensNow(mono) - 1);
     this.tokensAtMono = mono;
     this.lastRequestMono = mono;
-    this.recent.push(mono);
+    this.recent.push({ mono, wall: this.clock.now(), replied: false });
     if (this.recent.length > this.window.requests) this.recent.shift();
+    this.saveRecent(); // before the request goes: a crash during it still counts it
     this.lastRequestWall = this.clock.now();
     this.counters.requests++;
     this.rollDay();
     this.dayRequests++;
     this.ledger?.save(this.day, this.dayRequests);
+  }
+
+  /**
+   * Takes the last process's requests, converted from wall time to this process's monotonic ms.
+   * One with no reply may have reached the platform at any time before that process ended, so it
+   * counts as replied now; so does a time in the future (the wall clock was set back), and an
+   * unreadable log counts as a full window that just replied. Replies a window old hold nothing back.
+   */
+  private seedRecent(saved: readonly RecentRequest[] | null): void {
+    const wallNow = this.clock.now();
+    const monoNow = this.clock.monotonic();
+    const list = saved ?? Array.from({ length: this.window.requests }, () => ({ atMs: wallNow, replied: true }));
+    for (const r of list.slice(-this.window.requests)) {
+      const wall = r.replied ? Math.min(r.atMs, wallNow) : wallNow;
+      if (wall + this.window.windowMs <= wallNow) continue;
+      this.recent.push({ mono: monoNow - (wallNow - wall), wall, replied: true });
+    }
+    if (this.recent.length) this.lastRequestMono = this.recent[this.recent.length - 1].mono;
+  }
+
+  private saveRecent(): void {
+    this.replyLog?.save(this.recent.map((r) => ({ atMs: r.wall, replied: r.replied })));
   }
 
   private tokensNow(mono: number): number {
