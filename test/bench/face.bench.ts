@@ -106,6 +106,9 @@ export default async function face(): Promise<Record<string, number>> {
   figures.gate_rss_mb_face_index_mb = plain.index_mb;
   const tuned = await gateRssChild({ MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' });
   figures.gate_rss_mb_face_malloc_env = tuned.rss_mb;
+  // Where the malloc_env figure lies (resident MB): WASM memories (both workers' tfjs heaps and
+  // the index's kernel), V8 heaps, glibc arenas, mapped files (node, libvips), other anonymous.
+  for (const [k, v] of Object.entries(tuned.parts)) figures[`gate_rss_malloc_env_${k}`] = v;
   return figures;
 }
 
@@ -174,7 +177,7 @@ async function swipeCards(card: CardPath, count: number): Promise<number[]> {
 const execFileP = promisify(execFile);
 
 /** The gate's face memory in a fresh process: its RSS after 2,000 frames with 100,000 templates indexed. */
-async function gateRssChild(env: Record<string, string>): Promise<{ rss_mb: number; wasm_mb: number; index_mb: number }> {
+async function gateRssChild(env: Record<string, string>): Promise<{ rss_mb: number; wasm_mb: number; index_mb: number; parts: Record<string, number> }> {
   const dist = new URL('../../dist/', import.meta.url).href;
   const paths = framePaths().map((p) => (p.startsWith('/') ? p : join(process.cwd(), p)));
   const code = `
@@ -211,8 +214,25 @@ await Promise.all([0, 1, 2, 3].map(async () => {
     if (r.chosen) index.search(r.chosen.descriptor);
   }
 }));
-const wasm = (await pool.stats()).reduce((s, w) => s + (w.wasmHeapBytes ?? 0), 0);
-const out = { rss_mb: process.memoryUsage().rss / 2 ** 20, wasm_mb: wasm / 2 ** 20, index_mb: index.memoryBytes().total / 2 ** 20 };
+const stats = await pool.stats();
+const wasm = stats.reduce((s, w) => s + (w.wasmHeapBytes ?? 0), 0);
+const rss = process.memoryUsage().rss;
+const { residentBreakdown } = await import('${dist}gate/face/process-memory.js');
+const { getHeapStatistics } = await import('node:v8');
+const r = residentBreakdown();
+const mb = (b) => Math.round(b / 2 ** 20 * 100) / 100;
+const parts = {
+  wasm_rss_mb: mb(r.wasm),
+  wasm_largest_rss_mb: mb(r.wasmMemories[0] ?? 0),
+  workers_v8_mb: mb(stats.reduce((s, w) => s + w.v8HeapBytes, 0)),
+  main_v8_mb: mb(getHeapStatistics().total_physical_size),
+  main_array_buffers_mb: mb(process.memoryUsage().arrayBuffers),
+  malloc_arenas_mb: mb(r.mallocMainArena + r.mallocThreadArenas),
+  files_mb: mb(r.files),
+  other_anon_mb: mb(r.otherAnonymous),
+  filters_freed_mb: mb(stats.reduce((s, w) => s + (w.releasedFilterBytes ?? 0), 0)),
+};
+const out = { rss_mb: rss / 2 ** 20, wasm_mb: wasm / 2 ** 20, index_mb: index.memoryBytes().total / 2 ** 20, parts };
 await pool.stop();
 process.stdout.write(JSON.stringify(out));
 process.exit(0);
@@ -233,6 +253,6 @@ process.exit(0);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const o = JSON.parse(stdout) as { rss_mb: number; wasm_mb: number; index_mb: number };
-  return { rss_mb: r2(o.rss_mb), wasm_mb: r2(o.wasm_mb), index_mb: r2(o.index_mb) };
+  const o = JSON.parse(stdout) as { rss_mb: number; wasm_mb: number; index_mb: number; parts: Record<string, number> };
+  return { rss_mb: r2(o.rss_mb), wasm_mb: r2(o.wasm_mb), index_mb: r2(o.index_mb), parts: o.parts };
 }

@@ -3,6 +3,7 @@
 // landmarks and the 128-d ResNet descriptor; their weights come from the verified models directory.
 import { createRequire } from 'node:module';
 import { loadWeightMapFile } from './model-files.js';
+import { freeFiltersOncePacked } from './packed-filter-memory.js';
 import type { Tf } from './tfjs-wasm.js';
 
 const require = createRequire(import.meta.url);
@@ -40,11 +41,30 @@ export const faceApiModelFiles = {
   recognition: 'face_recognition_model-weights_manifest.json',
 } as const;
 
-/** face-api with the landmark and recognition networks loaded from `modelsDir`. */
-export function loadFaceApi(tf: Tf, modelsDir: string): FaceApi {
+const NET_INPUT = { landmarks: 112, recognition: 150 } as const;
+
+/**
+ * face-api with the landmark and recognition networks loaded from `modelsDir`, each run once on a
+ * blank input: their XNNPACK operators exist from the start, and the float copies of their filters
+ * are freed (packed-filter-memory.ts).
+ */
+export async function loadFaceApi(tf: Tf, modelsDir: string): Promise<FaceApi> {
   const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApi;
   const { faceLandmark68Net, faceRecognitionNet } = faceapi.nets;
-  if (!faceLandmark68Net.isLoaded) faceLandmark68Net.loadFromWeightMap(loadWeightMapFile(tf, modelsDir, faceApiModelFiles.landmarks));
-  if (!faceRecognitionNet.isLoaded) faceRecognitionNet.loadFromWeightMap(loadWeightMapFile(tf, modelsDir, faceApiModelFiles.recognition));
+  if (faceLandmark68Net.isLoaded && faceRecognitionNet.isLoaded) return faceapi;
+  const landmarks = loadWeightMapFile(tf, modelsDir, faceApiModelFiles.landmarks);
+  const recognition = loadWeightMapFile(tf, modelsDir, faceApiModelFiles.recognition);
+  faceLandmark68Net.loadFromWeightMap(landmarks);
+  faceRecognitionNet.loadFromWeightMap(recognition);
+  freeFiltersOncePacked(tf, [...Object.values(landmarks), ...Object.values(recognition)].filter((t) => t.rank === 4 && !t.isDisposed));
+  const blank = (size: number) => tf.zeros([size, size, 3], 'float32') as Tensor3D;
+  const lmInput = blank(NET_INPUT.landmarks);
+  const recInput = blank(NET_INPUT.recognition);
+  try {
+    await faceLandmark68Net.detectLandmarks(lmInput);
+    await faceRecognitionNet.computeFaceDescriptor(recInput);
+  } finally {
+    tf.dispose([lmInput, recInput]);
+  }
   return faceapi;
 }

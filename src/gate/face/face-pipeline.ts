@@ -28,11 +28,21 @@ export const defaultPipelineOptions: PipelineOptions = {
   landmarkCropScale: 1.3,
 };
 
-function frameTensor(tf: Tf, frame: RgbFrame): Tensor3D {
-  if (frame.data.length !== frame.width * frame.height * 3) {
-    throw new Error(`frame of ${frame.width}×${frame.height} needs ${frame.width * frame.height * 3} RGB bytes, got ${frame.data.length}`);
+/**
+ * The frame as a float32 tensor. Every stage wants floats, and a cast of an int32 frame would
+ * allocate a frame-sized copy in the WASM heap at each of them (0..255 are the same values either
+ * way). The bytes go through one float buffer kept for the next frame of the same size: tfjs copies
+ * a tensor's values into the WASM heap, and a new 3.7 MB array per 640×480 frame would only wait
+ * for the garbage collector.
+ */
+function frameTensor(tf: Tf, frame: RgbFrame, scratch: { values?: Float32Array }): Tensor3D {
+  const n = frame.width * frame.height * 3;
+  if (frame.data.length !== n) {
+    throw new Error(`frame of ${frame.width}×${frame.height} needs ${n} RGB bytes, got ${frame.data.length}`);
   }
-  return tf.tensor3d(frame.data, [frame.height, frame.width, 3], 'int32');
+  if (scratch.values?.length !== n) scratch.values = new Float32Array(n);
+  scratch.values.set(frame.data);
+  return tf.tensor3d(scratch.values, [frame.height, frame.width, 3], 'float32');
 }
 
 export class FacePipeline {
@@ -40,6 +50,7 @@ export class FacePipeline {
   private readonly detector: BlazeFaceDetector;
   private readonly faceapi: FaceApi;
   private readonly liveness: LivenessModels;
+  private readonly scratch: { values?: Float32Array } = {};
 
   constructor(tf: Tf, detector: BlazeFaceDetector, faceapi: FaceApi, liveness: LivenessModels) {
     this.tf = tf;
@@ -51,8 +62,9 @@ export class FacePipeline {
   /** Loads every model from `modelsDir` (already verified against the manifest by the caller). */
   static async load(modelsDir: string): Promise<FacePipeline> {
     const tf = await tfjsWasm();
+    // face-api's networks first: their filters, freed once packed, leave room for what comes after.
+    const faceapi = await loadFaceApi(tf, modelsDir);
     const detector = new BlazeFaceDetector(tf, await loadGraphModelFile(tf, modelsDir, detectorModelFile));
-    const faceapi = loadFaceApi(tf, modelsDir);
     const liveness = await LivenessModels.load(tf, modelsDir);
     return new FacePipeline(tf, detector, faceapi, liveness);
   }
@@ -66,7 +78,7 @@ export class FacePipeline {
     const { tf } = this;
     const t0 = performance.now();
     const timings = { detectMs: 0, landmarksMs: 0, embedMs: 0, livenessMs: 0, totalMs: 0 };
-    const image = frameTensor(tf, frame);
+    const image = frameTensor(tf, frame, this.scratch);
     try {
       const faces = await this.detector.detect(image, opts.detector);
       const t1 = performance.now();
@@ -114,7 +126,7 @@ export class FacePipeline {
   }
 
   private async countIrFaces(ir: RgbFrame, opts: DetectorOptions): Promise<number> {
-    const image = frameTensor(this.tf, ir);
+    const image = frameTensor(this.tf, ir, this.scratch);
     try {
       return (await this.detector.detect(image, opts)).length;
     } finally {

@@ -30,4 +30,6 @@ export interface FaceWorkerStats {
   /** Its tfjs WASM heap (grows to the high-water mark, never shrinks). */
   wasmHeapBytes: number;
   processRss: number;
+  /** Bytes of convolution filters freed once XNNPACK had packed them (packed-filter-memory.ts). */
+  releasedFilterBytes: number;
 }

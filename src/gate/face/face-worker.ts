@@ -7,6 +7,7 @@ import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { FacePipeline, type PipelineOptions } from './face-pipeline.js';
 import type { FaceWorkerStats } from './face-pool.js';
+import { releasedFilterBytes } from './packed-filter-memory.js';
 import { tfjsWasm, wasmHeapBytes } from './tfjs-wasm.js';
 import type { WorkerInit, WorkerRequest, WorkerResponse } from './face-protocol.js';
 
@@ -54,6 +55,7 @@ try {
       arrayBuffers: m.arrayBuffers,
       wasmHeapBytes: wasmHeapBytes(tf),
       processRss: m.rss,
+      releasedFilterBytes: releasedFilterBytes(),
     };
   };
   let queue: Promise<void> = Promise.resolve();

@@ -37,9 +37,29 @@ export async function loadGraphModelFile(tf: Tf, dir: string, jsonName: string):
   return tf.loadGraphModel(handler);
 }
 
-/** The named weights of a face-api network (its weights_manifest.json + shards) from `dir`. */
+const BYTES_PER_STORED_VALUE: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2 };
+
+/**
+ * The named weights of a face-api network (its weights_manifest.json + shards) from `dir`. The 4-D
+ * convolution filters are created after every other tensor, so that they lie together in the WASM
+ * heap: freed once packed (packed-filter-memory.ts), they leave one large block for the frames.
+ */
 export function loadWeightMapFile(tf: Tf, dir: string, manifestName: string): NamedTensorMap {
   const groups = JSON.parse(readFileSync(join(dir, manifestName), 'utf8')) as WeightsGroup[];
   const { specs, data } = readShards(dir, groups);
-  return tf.io.decodeWeights(data, specs);
+  const placed: Array<{ spec: (typeof specs)[number]; start: number; end: number }> = [];
+  let offset = 0;
+  for (const spec of specs) {
+    const stored = spec.quantization?.dtype ?? spec.dtype;
+    const bytes = BYTES_PER_STORED_VALUE[stored];
+    if (!bytes) throw new Error(`${manifestName}: weight ${spec.name} has an unsupported type ${stored}`);
+    const end = offset + spec.shape.reduce((a, b) => a * b, 1) * bytes;
+    placed.push({ spec, start: offset, end });
+    offset = end;
+  }
+  if (offset !== data.byteLength) throw new Error(`${manifestName}: the weights need ${offset} bytes, the shards hold ${data.byteLength}`);
+  const map: NamedTensorMap = {};
+  const filtersLast = [...placed.filter((p) => p.spec.shape.length !== 4), ...placed.filter((p) => p.spec.shape.length === 4)];
+  for (const { spec, start, end } of filtersLast) Object.assign(map, tf.io.decodeWeights(data.slice(start, end), [spec]));
+  return map;
 }
