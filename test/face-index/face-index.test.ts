@@ -118,6 +118,25 @@ describe('1:N face index', () => {
     expect(idx.size).toBe(0);
   });
 
+  it('re-ranks with scores within 1e-5 of the float templates\' (int8 row plus int8 residual)', async () => {
+    const rnd = seededRandom(9);
+    const idx = await createFaceIndex({ ...opts, kernel: 'js' });
+    // lengths like real descriptors' (about 1 ± 0.1)
+    const templates = Array.from({ length: 300 }, () => randomUnit(rnd).map((v) => v * (0.9 + 0.2 * rnd())));
+    templates.forEach((t, i) => idx.add(`W${i}`, [t]));
+    let worst = 0;
+    for (let i = 0; i < 300; i += 7) {
+      const probe = jitter(templates[i], 0.3, rnd);
+      const v = idx.verify(`W${i}`, probe);
+      if ('rejected' in v) throw new Error('no templates');
+      worst = Math.max(worst, Math.abs(v.score - similarity(templates[i], probe)));
+      const back = idx.templatesOf(`W${i}`)[0];
+      for (let d = 0; d < 128; d++) expect(Math.abs(back[d] - templates[i][d])).toBeLessThan(2e-5);
+    }
+    expect(worst).toBeLessThan(1e-5);
+    expect(worst).toBeGreaterThan(0); // quantised: not the float copy
+  });
+
   it('ranks by distance, not by dot product: a longer template pointing the same way is not closer', async () => {
     const rnd = seededRandom(7);
     for (const kernel of ['simd', 'js'] as const) {
@@ -143,7 +162,7 @@ describe('1:N face index', () => {
     }
   });
 
-  it('costs 140 bytes in the scan (int8 row, scale, bias, score) and 260 bytes for the re-rank per template', async () => {
+  it('costs 140 bytes in the scan (int8 row, scale, bias, score) and 132 bytes for the re-rank per template', async () => {
     const rnd = seededRandom(6);
     const idx = await createFaceIndex(opts);
     const n = 10_000;
@@ -153,8 +172,8 @@ describe('1:N face index', () => {
     const m = idx.memoryBytes();
     expect(m.int8).toBeGreaterThanOrEqual(n * 140);
     expect(m.int8).toBeLessThan(n * 140 * 1.6);
-    expect(m.fine).toBeGreaterThanOrEqual(n * 260);
-    expect(m.fine).toBeLessThan(n * 260 * 1.6);
+    expect(m.fine).toBeGreaterThanOrEqual(n * 132);
+    expect(m.fine).toBeLessThan(n * 132 * 1.6);
     const r = idx.search(flat.slice(9999 * 128));
     expect('rejected' in r ? r : r.workerId).toBe('W9999');
   });
