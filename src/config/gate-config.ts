@@ -151,8 +151,8 @@ export const gateConfigSchema = z.strictObject({
   /** face matching on one lane's camera (face workers in threads, 1:N search in the roster's templates) */
   face: z.strictObject({
     enabled: z.boolean().default(false),
-    /** worker threads, each with its own models (about 60 MB each) */
-    workers: z.number().int().min(1).max(8).default(2),
+    /** worker threads, each with its own models (about 110 MB resident each); 'auto': one fewer than the cores, at most 2 (face-worker-count.ts) */
+    workers: z.union([z.literal('auto'), z.number().int().min(1).max(8)]).default('auto'),
     /** 'model-only' for still images (demo); a real site wants motion, and IR with an IR camera */
     livenessPolicy: z.enum(['model-only', 'model+motion', 'model+motion+ir']).default('model+motion'),
     /** 1:N: match score strictly above this: 1 − ½·distance² of the scaled descriptors (src/gate/face/match-threshold.ts) */

@@ -6,6 +6,7 @@ import { defaultChooseOptions } from './face/choose-face.js';
 import { createFaceIndex, type FaceIndex } from './face/face-index.js';
 import { defaultPipelineOptions } from './face/face-pipeline.js';
 import { FacePool, type FacePoolOptions } from './face/face-pool.js';
+import { faceWorkerCount } from './face/face-worker-count.js';
 import { FaceStation, type FaceCredential, type FaceNoMatch, type FaceProcessor, type FaceSpoof } from './face/face-station.js';
 import { decodeTemplate, loadRosterTemplates } from './face/face-templates.js';
 import type { RgbFrame } from './face/face-types.js';
@@ -83,7 +84,7 @@ export class GateFace {
     const { config: c, log } = this.opts;
     if (!c.enabled || !c.camera) return;
     const pool = this.opts.processor ?? new FacePool({
-      workers: c.workers,
+      workers: faceWorkerCount(c.workers),
       ...this.opts.pool,
       pipeline: { ...defaultPipelineOptions, choose: { ...defaultChooseOptions, minEyeDistancePx: c.minEyeDistancePx } },
     });

@@ -26,6 +26,7 @@ import { JournalHousekeeping } from './gate-housekeeping.js';
 import { PhotoUploader } from './gate-photos.js';
 import type { FaceCredential, FaceNoMatch, FaceSpoof } from './face/face-station.js';
 import { FacePool, type FacePoolOptions } from './face/face-pool.js';
+import { faceWorkerCount } from './face/face-worker-count.js';
 import { defaultChooseOptions } from './face/choose-face.js';
 import { defaultPipelineOptions } from './face/face-pipeline.js';
 import { GateFaults } from './gate-faults.js';
@@ -688,7 +689,7 @@ export class Gate extends EventEmitter<GateEvents> {
   private startFace(): void {
     const c = this.config.face;
     const inner = this.opts.faceProcessor ?? new FacePool({
-      workers: c.workers,
+      workers: faceWorkerCount(c.workers),
       ...this.opts.facePool,
       pipeline: { ...defaultPipelineOptions, choose: { ...defaultChooseOptions, minEyeDistancePx: c.minEyeDistancePx } },
     });

@@ -14,7 +14,7 @@ import type { FaceResult, RgbFrame } from './face-types.js';
 import { defaultManifestPath, defaultModelsDir, readModelManifest, verifyModels } from './models.js';
 
 export interface FacePoolOptions {
-  /** Worker threads (each holds its own tfjs and models: about 130 MB, ~100 MB of it its WASM heap). */
+  /** Worker threads (each holds its own tfjs and models: about 110 MB resident, ~77 MB of it its WASM heap). */
   workers: number;
   modelsDir?: string;
   manifestPath?: string;
