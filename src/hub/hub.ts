@@ -153,6 +153,7 @@ export class Hub extends EventEmitter<HubEvents> {
     this.presence = new HubPresence({
       siteId: config.siteId,
       findPunch: (gateId, punchId) => this.store.punchEntry(gateId, punchId) as PunchEntry | null,
+      realTimeMs: (gateId, time) => this.store.realTimeMs(gateId, time),
       publish: (topic, payload) => void this.client?.publish(topic, payload, { qos: 1 }),
       log: log.child({ part: 'presence' }),
     });

@@ -102,6 +102,11 @@ export class HubStore {
     return r ? (JSON.parse(r.body) as JournalEntry) : null;
   }
 
+  /** The real time of a gate's reading (entry-columns.ts): corrected for an unsynchronised boot, null until known. */
+  realTimeMs(gateId: string, time: JournalEntry['time']): number | null {
+    return this.times.realTimeMs(gateId, time);
+  }
+
   /**
    * Appends verified entries and moves the chain state, in the caller's transaction. Each entry's
    * real time is stored beside it (see entry-columns.ts); entries of a boot whose clock offset

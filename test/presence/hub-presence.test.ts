@@ -21,12 +21,13 @@ function passage(n: number, over: Partial<PassageEntry> = {}): PassageEntry {
   };
 }
 
-function hubPresence(earlier: PunchEntry[] = []) {
+function hubPresence(earlier: PunchEntry[] = [], realTimeMs?: ConstructorParameters<typeof HubPresence>[0]['realTimeMs']) {
   const sent: { topic: string; payload: string }[] = [];
   const presence = new HubPresence({
     siteId: 'S1',
     findPunch: (_gateId, punchId) => earlier.find((p) => p.punchId === punchId) ?? null,
     publish: (topic, payload) => sent.push({ topic, payload }),
+    realTimeMs,
     log: silentLogger(),
   });
   return { presence, sent };
@@ -67,5 +68,25 @@ describe('the hub sharing presence', () => {
     expect(presence.onStored('G1', batch)).toHaveLength(n);
     const sizes = sent.map((s) => presenceMessageSchema.parse(JSON.parse(s.payload)).entries.length);
     expect(sizes).toEqual([MAX_PRESENCE_ENTRIES, 3]);
+  });
+
+  it("shares a passage at its real time: corrected for a gate's unsynchronised boot, held back while unknown", () => {
+    const unsynced = { clockSynced: false, bootId: 'cold', ms: 86_400_000 } as const; // the gate thinks it is 2 Jan 1970
+    const batch: JournalEntry[] = [
+      punch(1), passage(1, { time: { ...unsynced, monoMs: 5_000 } }),
+      punch(2), passage(2), // synchronised: as read
+    ];
+    const plain = hubPresence();
+    expect(plain.presence.onStored('G1', batch)).toEqual([{ workerId: 'W2', direction: 'in', atMs: 2500, gateId: 'G1' }]);
+    expect(plain.presence.counters.undated).toBe(1);
+
+    // The hub knows the boot's offset (from a later synchronised entry): the corrected time goes out.
+    const OFFSET = 1_790_000_000_000;
+    const known = hubPresence([], (_g, t) => (t.clockSynced ? t.ms : t.bootId === 'cold' ? t.monoMs + OFFSET : null));
+    expect(known.presence.onStored('G1', batch)).toEqual([
+      { workerId: 'W1', direction: 'in', atMs: OFFSET + 5_000, gateId: 'G1' },
+      { workerId: 'W2', direction: 'in', atMs: 2500, gateId: 'G1' },
+    ]);
+    expect(known.presence.counters.undated).toBe(0);
   });
 });
