@@ -4,14 +4,17 @@
 //
 // Card to relay with and without face load, in this one process: cards go through an
 // AccessController + Journal (SQLite, full sync) + TurnstileLane on a SimGpioChip, first with no
-// face worker running, then while 2 face workers match frames continuously. A swipe is timed from
+// face worker running, then while the face workers match frames continuously. A swipe is timed from
 // the moment its read event was due (a timer), so time the event loop spends queued behind the face
 // traffic (frame decode, copies to the workers, results) counts, as it would for a real reader.
 //
-// gate_rss_mb_face comes from a fresh child process (the gate's shape: 2 workers, 100,000 templates
-// in a FaceIndex, 2,000 frames decoded, matched and searched), not from this bench process, which
-// holds the other sections' leftovers. It runs twice: plain, and with the glibc malloc settings
-// recommended for the gate's unit (the `_malloc_env` figure).
+// The face workers are as many as the gate runs on this machine by default (face.workers 'auto':
+// one fewer than the cores, at most 2; `face_workers`).
+//
+// gate_rss_mb_face comes from a fresh child process (the gate's shape: its face workers, 100,000
+// templates in a FaceIndex, 2,000 frames decoded, matched and searched, the glibc malloc settings
+// of the gate's unit), not from this bench process, which holds the other sections' leftovers.
+// Where the default is not 2 workers, it runs again with 2 (`gate_rss_mb_face_2_workers`).
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,9 +33,13 @@ import { Journal } from '../../dist/gate/punch/journal.js';
 import { RosterStore } from '../../dist/gate/roster/roster-store.js';
 import { FacePool } from '../../dist/gate/face/face-pool.js';
 import { decodeFrame } from '../../dist/gate/face/frame-decode.js';
+import { faceWorkerCount } from '../../dist/gate/face/face-worker-count.js';
 
 const r2 = (v: number) => Math.round(v * 100) / 100;
 const CARDS = 400;
+const WORKERS = faceWorkerCount('auto');
+/** The gate unit's glibc settings (systemd/sitegate-gate.service). */
+const UNIT_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' };
 
 function framePaths(): string[] {
   const shared = '/work/shared/faces/people';
@@ -56,8 +63,10 @@ export default async function face(): Promise<Record<string, number>> {
     figures.card_to_relay_p50_ms_no_face = r2(percentile(noFace, 50));
     figures.card_to_relay_p99_ms_no_face = r2(percentile(noFace, 99));
 
-    const pool = new FacePool({ workers: 2 });
+    figures.face_workers = WORKERS;
+    const pool = new FacePool({ workers: WORKERS });
     await pool.start();
+    const inFlight = Array.from({ length: 2 * WORKERS }, (_, i) => i);
     try {
       const one = async (i: number) => pool.process(await decodeFrame(frames[i % frames.length]));
       for (let i = 0; i < 20; i++) await one(i); // warm-up: both workers' WASM heaps at frame size
@@ -74,15 +83,15 @@ export default async function face(): Promise<Record<string, number>> {
       const n = 300;
       let next = 0;
       const t0 = performance.now();
-      await Promise.all([0, 1, 2, 3].map(async () => {
+      await Promise.all(inFlight.map(async () => {
         while (next < n) await one(next++);
       }));
       figures.face_frames_per_s = r2(n / ((performance.now() - t0) / 1000));
 
-      // Cards under face load: 4 frames in flight (both workers always busy) until the swipes end.
+      // Cards under face load: 2 frames in flight per worker (every worker always busy) until the swipes end.
       let loading = true;
       let loadFrames = 0;
-      const load = Promise.all([0, 1, 2, 3].map(async () => {
+      const load = Promise.all(inFlight.map(async () => {
         while (loading) await one(loadFrames++);
       }));
       await sleep(systemClock, 500);
@@ -100,15 +109,14 @@ export default async function face(): Promise<Record<string, number>> {
     rmSync(dir, { recursive: true, force: true });
   }
 
-  const plain = await gateRssChild({});
-  figures.gate_rss_mb_face = plain.rss_mb;
-  figures.gate_rss_mb_face_wasm_mb = plain.wasm_mb;
-  figures.gate_rss_mb_face_index_mb = plain.index_mb;
-  const tuned = await gateRssChild({ MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' });
-  figures.gate_rss_mb_face_malloc_env = tuned.rss_mb;
-  // Where the malloc_env figure lies (resident MB): WASM memories (both workers' tfjs heaps and
-  // the index's kernel), V8 heaps, glibc arenas, mapped files (node, libvips), other anonymous.
-  for (const [k, v] of Object.entries(tuned.parts)) figures[`gate_rss_malloc_env_${k}`] = v;
+  const gate = await gateRssChild(UNIT_ENV, WORKERS);
+  figures.gate_rss_mb_face = gate.rss_mb;
+  figures.gate_rss_mb_face_wasm_mb = gate.wasm_mb;
+  figures.gate_rss_mb_face_index_mb = gate.index_mb;
+  // Where it lies (resident MB): WASM memories (the workers' tfjs heaps and the index's kernel),
+  // V8 heaps, glibc arenas, mapped files (node, libvips), other anonymous.
+  for (const [k, v] of Object.entries(gate.parts)) figures[`gate_rss_part_${k}`] = v;
+  if (WORKERS !== 2) figures.gate_rss_mb_face_2_workers = (await gateRssChild(UNIT_ENV, 2)).rss_mb;
   return figures;
 }
 
@@ -177,7 +185,7 @@ async function swipeCards(card: CardPath, count: number): Promise<number[]> {
 const execFileP = promisify(execFile);
 
 /** The gate's face memory in a fresh process: its RSS after 2,000 frames with 100,000 templates indexed. */
-async function gateRssChild(env: Record<string, string>): Promise<{ rss_mb: number; wasm_mb: number; index_mb: number; parts: Record<string, number> }> {
+async function gateRssChild(env: Record<string, string>, workers: number): Promise<{ rss_mb: number; wasm_mb: number; index_mb: number; parts: Record<string, number> }> {
   const dist = new URL('../../dist/', import.meta.url).href;
   const paths = framePaths().map((p) => (p.startsWith('/') ? p : join(process.cwd(), p)));
   const code = `
@@ -205,10 +213,10 @@ async function buildIndex() {
 }
 const index = await buildIndex();
 const frames = await Promise.all(${JSON.stringify(paths)}.map((f) => sharp(readFileSync(f)).rotate().resize(640, 480, { fit: 'cover' }).jpeg({ quality: 85 }).toBuffer()));
-const pool = new FacePool({ workers: 2 });
+const pool = new FacePool({ workers: ${workers} });
 await pool.start();
 let next = 0;
-await Promise.all([0, 1, 2, 3].map(async () => {
+await Promise.all(Array.from({ length: ${2 * workers} }, async () => {
   while (next < 2000) {
     const r = await pool.process(await decodeFrame(frames[next++ % frames.length]));
     if (r.chosen) index.search(r.chosen.descriptor);
