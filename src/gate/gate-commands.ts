@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.js';
 import type { Direction } from '../core/entries.js';
 import { errorMessage, SitegateError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import { badCommandAck, gateCommandSchema, type CommandAck, type GateCommand } from '../mqtt/commands.js';
+import { badCommandAck, commandAcker, gateCommandSchema, type CommandAck, type GateCommand } from '../mqtt/commands.js';
 import { parsePayload } from '../mqtt/schemas.js';
 
 /** What the commands act on: the gate. */
@@ -51,15 +51,7 @@ export class GateCommands {
   }
 
   private run(cmd: GateCommand, now: number): CommandAck {
-    const ack = (ok: boolean, code: CommandAck['code'], message: string, result?: CommandAck['result']): CommandAck => ({
-      id: cmd.id ?? null,
-      cmd: cmd.cmd,
-      ok,
-      code,
-      message,
-      ...(result ? { result } : {}),
-      atMs: now,
-    });
+    const ack = commandAcker(cmd, () => now);
     if (cmd.notAfterMs !== undefined && now > cmd.notAfterMs) {
       return ack(false, 'stale', `refused: arrived ${Math.round((now - cmd.notAfterMs) / 1000)} s after its notAfterMs`);
     }

@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import { badCommandAck, hubCommandSchema, type CommandAck, type HubCommand } from '../mqtt/commands.js';
+import { badCommandAck, commandAcker, hubCommandSchema, type CommandAck, type HubCommand } from '../mqtt/commands.js';
 import { parsePayload } from '../mqtt/schemas.js';
 import type { Forwarder } from './forwarder.js';
 
@@ -34,15 +34,7 @@ export class HubCommands {
       return badCommandAck(payload, parsed.error, now);
     }
     const cmd = parsed.value;
-    const ack = (ok: boolean, code: CommandAck['code'], message: string, result?: CommandAck['result']): CommandAck => ({
-      id: cmd.id ?? null,
-      cmd: cmd.cmd,
-      ok,
-      code,
-      message,
-      ...(result ? { result } : {}),
-      atMs: this.clock.now(),
-    });
+    const ack = commandAcker(cmd, () => this.clock.now());
     if (cmd.notAfterMs !== undefined && now > cmd.notAfterMs) {
       this.counters.stale++;
       return ack(false, 'stale', `command expired at ${new Date(cmd.notAfterMs).toISOString()}`);
@@ -56,7 +48,7 @@ export class HubCommands {
     }
   }
 
-  private async run(cmd: HubCommand, ack: (ok: boolean, code: CommandAck['code'], message: string, result?: CommandAck['result']) => CommandAck) {
+  private async run(cmd: HubCommand, ack: ReturnType<typeof commandAcker>) {
     switch (cmd.cmd) {
       case 'upload-now': {
         const r = await this.targets.forwarder.uploadNow(cmd.rows);

@@ -66,6 +66,19 @@ export const commandAckSchema = z.strictObject({
 export type CommandAck = z.infer<typeof commandAckSchema>;
 
 /** The ack for a payload that is not a valid command: names what was wrong. */
+/** The answers to one parsed command: each carries its id and name, stamped by `atMs` when made. */
+export function commandAcker(cmd: { id?: string | null; cmd: string }, atMs: () => number) {
+  return (ok: boolean, code: CommandAck['code'], message: string, result?: CommandAck['result']): CommandAck => ({
+    id: cmd.id ?? null,
+    cmd: cmd.cmd,
+    ok,
+    code,
+    message,
+    ...(result ? { result } : {}),
+    atMs: atMs(),
+  });
+}
+
 export function badCommandAck(payload: Buffer | string, error: string, atMs: number): CommandAck {
   let cmdId: string | null = null;
   let cmd: string | null = null;
