@@ -22,18 +22,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { systemClock, sleep } from '../../dist/core/clock.js';
-import { credentialHmac } from '../../dist/core/credential.js';
-import { silentLogger } from '../../dist/core/log.js';
 import { percentile } from '../../dist/core/stats.js';
-import { AccessController } from '../../dist/gate/access-controller.js';
-import { Relay } from '../../dist/gate/hw/relay.js';
-import { SimGpioChip } from '../../dist/gate/hw/sim/gpio-chip.js';
-import { TurnstileLane } from '../../dist/gate/hw/turnstile.js';
-import { Journal } from '../../dist/gate/punch/journal.js';
-import { RosterStore } from '../../dist/gate/roster/roster-store.js';
 import { FacePool } from '../../dist/gate/face/face-pool.js';
 import { decodeFrame } from '../../dist/gate/face/frame-decode.js';
 import { faceWorkerCount } from '../../dist/gate/face/face-worker-count.js';
+import { openCardRig, PASSAGE_SENSOR_LINE, RIG_WORKERS, rigCardNumber, type CardRig } from './card-rig.ts';
 
 const r2 = (v: number) => Math.round(v * 100) / 100;
 const CARDS = 400;
@@ -56,7 +49,7 @@ async function cameraFrames(): Promise<Buffer[]> {
 export default async function face(): Promise<Record<string, number>> {
   const frames = await cameraFrames();
   const dir = mkdtempSync(join(tmpdir(), 'bench-face-'));
-  const card = openCardPath(dir);
+  const card = openCardRig(dir);
   const figures: Record<string, number> = {};
   try {
     const noFace = await swipeCards(card, CARDS);
@@ -120,63 +113,23 @@ export default async function face(): Promise<Record<string, number>> {
   return figures;
 }
 
-interface CardPath {
-  controller: AccessController;
-  chip: SimGpioChip;
-  /** When the lane opened for the swipe in flight (performance.now()). */
-  openedAt(): number;
-  close(): void;
-}
-
-function openCardPath(dir: string): CardPath {
-  const clock = systemClock;
-  const journal = new Journal(join(dir, 'journal.db'), { gateId: 'G1', certSha256: 'ab'.repeat(32), epoch: 1 });
-  const siteKey = Buffer.alloc(32, 7);
-  const roster = new RosterStore(join(dir, 'roster.db'));
-  const workers = Array.from({ length: 1000 }, (_, i) => ({
-    workerId: `W${i}`, name: 'w', status: 'entered' as const, idValidTo: null,
-    credentials: [{ kind: 'wiegand' as const, hmac: credentialHmac(siteKey, 'wiegand', String(100000 + i)) }],
-  }));
-  roster.replace({ version: 1, siteId: 'S1', siteKey: siteKey.toString('hex'), workers });
-  const chip = new SimGpioChip(clock, { label: 'bench', lines: 32 });
-  let openedAt = 0;
-  const lane = new TurnstileLane({
-    lane: 'L1',
-    relays: { in: new Relay(chip.output({ chip: 'bench', offset: 1 }, 0), clock, { name: 'in' }), out: new Relay(chip.output({ chip: 'bench', offset: 2 }, 0), clock, { name: 'out' }) },
-    passageSensor: chip.input({ chip: 'bench', offset: 3 }, { edge: 'both' }),
-    pulseMs: 50, passageTimeoutMs: 2000, passageClearMs: 0,
-  }, clock, { opened: () => (openedAt = performance.now()) });
-  lane.start();
-  const controller = new AccessController({ siteId: 'S1', gateId: 'G1', journal, roster, lanes: new Map([['L1', lane]]), clock, log: silentLogger(), bootId: 'b', clockSynced: () => true });
-  return {
-    controller,
-    chip,
-    openedAt: () => openedAt,
-    close() {
-      lane.stop();
-      journal.close();
-      roster.close();
-    },
-  };
-}
-
 let cardSeq = 0;
 
 /** `count` swipes, each due 5 ms after the last one's passage; latency from when it was due to the relay. */
-async function swipeCards(card: CardPath, count: number): Promise<number[]> {
+async function swipeCards(card: CardRig, count: number): Promise<number[]> {
   const lat: number[] = [];
   for (let i = 0; i < count; i++) {
-    const worker = cardSeq++ % 1000;
+    const worker = cardSeq++ % RIG_WORKERS;
     const due = performance.now() + 5;
     const before = card.openedAt();
     await new Promise<void>((resolve) => setTimeout(() => {
-      card.controller.handle({ kind: 'wiegand', number: String(100000 + worker), lane: 'L1', direction: 'in', readAtMono: systemClock.monotonic() });
+      card.controller.handle({ kind: 'wiegand', number: rigCardNumber(worker), lane: 'L1', direction: 'in', readAtMono: systemClock.monotonic() });
       resolve();
     }, 5));
     while (card.openedAt() === before) await sleep(systemClock, 1); // not expected: handle() opens synchronously
     lat.push(card.openedAt() - due);
-    card.chip.inject(3, 1);
-    card.chip.inject(3, 0);
+    card.chip.inject(PASSAGE_SENSOR_LINE, 1);
+    card.chip.inject(PASSAGE_SENSOR_LINE, 0);
     await sleep(systemClock, 1);
   }
   return lat;

@@ -4,19 +4,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { systemClock, sleep } from '../../dist/core/clock.js';
-import { credentialHmac } from '../../dist/core/credential.js';
 import { silentLogger } from '../../dist/core/log.js';
 import { percentile } from '../../dist/core/stats.js';
-import { AccessController } from '../../dist/gate/access-controller.js';
-import { Relay } from '../../dist/gate/hw/relay.js';
-import { SimGpioChip } from '../../dist/gate/hw/sim/gpio-chip.js';
-import { TurnstileLane } from '../../dist/gate/hw/turnstile.js';
 import { ChainSigning } from '../../dist/gate/punch/chain-signing.js';
-import { Journal } from '../../dist/gate/punch/journal.js';
 import { Pkcs11Signer } from '../../dist/gate/punch/signer.js';
 import { provisionSoftHsmToken } from '../../dist/gate/punch/token-provision.js';
-import { RosterStore } from '../../dist/gate/roster/roster-store.js';
 import { DemoSite } from '../../dist/demo/site.js';
+import { openCardRig, PASSAGE_SENSOR_LINE, RIG_WORKERS, rigCardNumber } from './card-rig.ts';
 
 const r2 = (v: number) => Math.round(v * 100) / 100;
 
@@ -39,41 +33,23 @@ async function cardToRelay(dir: string) {
   });
   const signer = new Pkcs11Signer({ modulePath: '/usr/lib/softhsm/libsofthsm2.so', tokenLabel: 'bench-gate', keyLabel: 'k', pin: '1234', mechanism: 'ecdsa-p256' });
   await signer.open();
-  const journal = new Journal(join(dir, 'journal.db'), { gateId: 'G1', certSha256: token.certSha256, epoch: 1 });
-  const siteKey = Buffer.alloc(32, 7);
-  const roster = new RosterStore(join(dir, 'roster.db'));
-  const workers = Array.from({ length: 1000 }, (_, i) => ({
-    workerId: `W${i}`, name: 'w', status: 'entered' as const, idValidTo: null,
-    credentials: [{ kind: 'wiegand' as const, hmac: credentialHmac(siteKey, 'wiegand', String(100000 + i)) }],
-  }));
-  roster.replace({ version: 1, siteId: 'S1', siteKey: siteKey.toString('hex'), workers });
-  const chip = new SimGpioChip(clock, { label: 'bench', lines: 32 });
-  let relaySetAt = 0;
-  const lane = new TurnstileLane({
-    lane: 'L1',
-    relays: { in: new Relay(chip.output({ chip: 'bench', offset: 1 }, 0), clock, { name: 'in' }), out: new Relay(chip.output({ chip: 'bench', offset: 2 }, 0), clock, { name: 'out' }) },
-    passageSensor: chip.input({ chip: 'bench', offset: 3 }, { edge: 'both' }),
-    pulseMs: 50, passageTimeoutMs: 2000, passageClearMs: 0,
-  }, clock, { opened: () => (relaySetAt = performance.now()) });
-  lane.start();
-  const controller = new AccessController({ siteId: 'S1', gateId: 'G1', journal, roster, lanes: new Map([['L1', lane]]), clock, log, bootId: 'b', clockSynced: () => true });
+  const card = openCardRig(dir, token.certSha256);
+  const { controller, journal, chip } = card;
   const signing = new ChainSigning({ journal, signer, clock, log, maxEntriesPerSignature: 100, retryMs: 1000 });
   controller.on('journalled', () => signing.kick());
   const lat: number[] = [];
-  for (let i = 0; i < 1000; i++) {
+  for (let i = 0; i < RIG_WORKERS; i++) {
     const t0 = performance.now();
-    controller.handle({ kind: 'wiegand', number: String(100000 + i), lane: 'L1', direction: 'in', readAtMono: clock.monotonic() });
-    lat.push(relaySetAt - t0);
-    chip.inject(3, 1);
-    chip.inject(3, 0);
+    controller.handle({ kind: 'wiegand', number: rigCardNumber(i), lane: 'L1', direction: 'in', readAtMono: clock.monotonic() });
+    lat.push(card.openedAt() - t0);
+    chip.inject(PASSAGE_SENSOR_LINE, 1);
+    chip.inject(PASSAGE_SENSOR_LINE, 0);
     await sleep(clock, 1);
   }
   while (signing.unsignedCount() > 0) await sleep(clock, 5);
   const rss = process.memoryUsage().rss / 2 ** 20;
-  lane.stop();
   signing.stop();
-  journal.close();
-  roster.close();
+  card.close();
   await signer.close();
   return { card_to_relay_p50_ms: r2(percentile(lat, 50)), card_to_relay_p99_ms: r2(percentile(lat, 99)), gate_rss_mb: Math.round(rss) };
 }
