@@ -18,7 +18,7 @@ import { Hub } from '../../src/hub/hub.js';
 import { connectMqtt } from '../../src/mqtt/client.js';
 import { photoAckSchema } from '../../src/mqtt/photos.js';
 import { topics } from '../../src/mqtt/topics.js';
-import type { PlatformProfile } from '../../src/municipal/profile.js';
+import { acceptingProfile } from '../hub/fake-profile.js';
 import { batchOf, makeGate, signedBatch, type TestGate } from '../hub/ingest-fixture.js';
 import { jpeg, photoPayload, sha256 } from './rows-helpers.js';
 
@@ -32,11 +32,7 @@ const broker = new MosquittoBroker({
   hub: { user: 'hub', password: 'hub-pw' },
   gates: [{ gateId: 'G1', password: 'g1-pw' }],
 });
-const profile: PlatformProfile = {
-  name: 'fake',
-  upload: async () => ({ ok: true, value: { requestSerialCode: 'r1' } }),
-  query: async () => ({ ok: true, value: { state: 'done', rows: [] } }),
-};
+const profile = acceptingProfile;
 const configPath = join(dir, 'hub.yaml');
 
 function writeConfig(patch: { epoch?: number; url?: string; mode?: 'auto' | 'joint-test' } = {}): void {

@@ -19,7 +19,7 @@ import { Hub } from '../../src/hub/hub.js';
 import { RegistryStore } from '../../src/hub/registry/registry-store.js';
 import { readRosterKey } from '../../src/hub/roster-key.js';
 import { connectMqtt } from '../../src/mqtt/client.js';
-import type { PlatformProfile } from '../../src/municipal/profile.js';
+import { acceptingProfile } from '../hub/fake-profile.js';
 
 // The registry reaches the gates: a workers file imported once, the configured rules, changes
 // made by the CLI in another process, all signed by the hub and applied by a gate's real roster
@@ -32,11 +32,7 @@ const broker = new MosquittoBroker({
   hub: { user: 'hub', password: 'hub-pw' },
   gates: [{ gateId: 'G1', password: 'g1-pw' }],
 });
-const profile: PlatformProfile = {
-  name: 'fake',
-  upload: async () => ({ ok: true, value: { requestSerialCode: 'r1' } }),
-  query: async () => ({ ok: true, value: { state: 'done', rows: [] } }),
-};
+const profile = acceptingProfile;
 const configPath = join(dir, 'hub.yaml');
 const workersFile = join(dir, 'workers.json');
 const clock = new ManualClock(Date.now());

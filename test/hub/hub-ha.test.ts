@@ -12,7 +12,7 @@ import { connectMqtt } from '../../src/mqtt/client.js';
 import { commandAckSchema, gateCommandSchema } from '../../src/mqtt/commands.js';
 import { passageEventSchema, PASSAGE_EVENT_TYPES } from '../../src/mqtt/events.js';
 import { topics } from '../../src/mqtt/topics.js';
-import type { PlatformProfile } from '../../src/municipal/profile.js';
+import { acceptingProfile } from './fake-profile.js';
 import { makeGate } from './ingest-fixture.js';
 
 // A plain MQTT client subscribing the way Home Assistant does: discovery documents, the state
@@ -27,11 +27,7 @@ const broker = new MosquittoBroker({
   // Home Assistant's own account: status, events and discovery to read, commands to write
   operator: { user: 'home-assistant', password: 'ha-pw' },
 });
-const profile: PlatformProfile = {
-  name: 'fake',
-  upload: async () => ({ ok: true, value: { requestSerialCode: 'r1' } }),
-  query: async () => ({ ok: true, value: { state: 'done', rows: [] } }),
-};
+const profile = acceptingProfile;
 
 interface Msg {
   topic: string;
