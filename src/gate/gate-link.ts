@@ -85,7 +85,9 @@ export function openGateLink(o: GateLinkOptions): MqttClient {
     o.log.warn({ url: o.url, err: lastError }, 'mqtt error; reconnecting');
   });
   client.on('close', () => {
-    if (up) o.log.warn({ url: o.url }, 'hub link down; punches stay in the journal');
+    // a link closed by the gate's own stop is no fault to warn about
+    if (up && (client.disconnecting || client.disconnected)) o.log.info({ url: o.url }, 'hub link closed');
+    else if (up) o.log.warn({ url: o.url }, 'hub link down; punches stay in the journal');
     up = false;
     o.onDown(lastError);
     scheduleReconnect();
