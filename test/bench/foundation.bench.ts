@@ -11,6 +11,7 @@ import { Pkcs11Signer } from '../../dist/gate/punch/signer.js';
 import { provisionSoftHsmToken } from '../../dist/gate/punch/token-provision.js';
 import { DemoSite } from '../../dist/demo/site.js';
 import { openCardRig, PASSAGE_SENSOR_LINE, RIG_WORKERS, rigCardNumber } from './card-rig.ts';
+import { benchHsmBase, benchSoftHsmDir } from './softhsm-dir.ts';
 
 const r2 = (v: number) => Math.round(v * 100) / 100;
 
@@ -18,7 +19,7 @@ export default async function foundation(): Promise<Record<string, number>> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-foundation-'));
   try {
     const relay = await cardToRelay(dir);
-    const hub = await punchToHub(dir); // same token directory: PKCS#11 is initialised once per process
+    const hub = await punchToHub();
     return { ...relay, ...hub };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -29,7 +30,7 @@ async function cardToRelay(dir: string) {
   const log = silentLogger();
   const clock = systemClock;
   const token = await provisionSoftHsmToken({
-    dir: join(dir, 'softhsm'), tokenLabel: 'bench-gate', keyLabel: 'k', pin: '1234', soPin: '5678', keyType: 'ec-p256', subjectCN: 'bench', validDays: 30,
+    dir: benchSoftHsmDir(), tokenLabel: 'bench-gate', keyLabel: 'k', pin: '1234', soPin: '5678', keyType: 'ec-p256', subjectCN: 'bench', validDays: 30,
   });
   const signer = new Pkcs11Signer({ modulePath: '/usr/lib/softhsm/libsofthsm2.so', tokenLabel: 'bench-gate', keyLabel: 'k', pin: '1234', mechanism: 'ecdsa-p256' });
   await signer.open();
@@ -54,8 +55,9 @@ async function cardToRelay(dir: string) {
   return { card_to_relay_p50_ms: r2(percentile(lat, 50)), card_to_relay_p99_ms: r2(percentile(lat, 99)), gate_rss_mb: Math.round(rss) };
 }
 
-async function punchToHub(dir: string) {
-  const site = new DemoSite({ dir, log: silentLogger(), arrivals: 30, departures: 10, platformRate: { requests: 20, windowMs: 1000 }, pacing: { minSpacingMs: 50, pollDelayMs: 50 } });
+/** The demo site keeps its tokens in `<dir>/softhsm`: the bench process's one SoftHSM directory. */
+async function punchToHub() {
+  const site = new DemoSite({ dir: benchHsmBase(), log: silentLogger(), arrivals: 30, departures: 10, platformRate: { requests: 20, windowMs: 1000 }, pacing: { minSpacingMs: 50, pollDelayMs: 50 } });
   await site.start();
   try {
     await site.replay();

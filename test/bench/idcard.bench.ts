@@ -82,9 +82,13 @@ async function startSocat(a: string, b: string): Promise<ChildProcess> {
   const child = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
-  const end = Date.now() + 5000;
+  // generous: once, in a whole make bench right after the hub-report section (1M-entry database), socat said nothing for 5 s; not reproduced alone
+  const end = Date.now() + 20_000;
   while (!(err.includes('starting data transfer loop') && existsSync(a) && existsSync(b))) {
-    if (Date.now() > end || child.exitCode !== null) throw new Error(`socat did not start: ${err}`);
+    if (Date.now() > end || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error(`socat did not start (exit ${child.exitCode ?? 'none'}, signal ${child.signalCode ?? 'none'}, after ${Math.round(20_000 - (end - Date.now()))} ms): ${err}`);
+    }
     await new Promise((r) => setTimeout(r, 5));
   }
   return child;

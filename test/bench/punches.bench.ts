@@ -23,6 +23,7 @@ import { HubStore } from '../../dist/hub/store.js';
 import { verifyHeadSignature } from '../../dist/hub/verify-signature.js';
 import { connectMqtt } from '../../dist/mqtt/client.js';
 
+import { benchSoftHsmDir } from './softhsm-dir.ts';
 const r1 = (v: number) => Math.round(v * 10) / 10;
 const SOFTHSM = '/usr/lib/softhsm/libsofthsm2.so';
 
@@ -31,7 +32,7 @@ export default async function punches(): Promise<Record<string, number>> {
   try {
     const out: Record<string, number> = {};
     // every token of this process lives in one SoftHSM directory (PKCS#11 is initialised once)
-    const hsm = join(dir, 'softhsm');
+    const hsm = benchSoftHsmDir();
     const p256 = await token(hsm, 'bench-p256', 'ec-p256');
     const rsa = await token(hsm, 'bench-rsa', 'rsa-2048');
     out.sign_rsa2048_per_s = await signRate(rsa, 'rsa-sha256');
