@@ -13,6 +13,7 @@ import { credentialHmac } from '../../dist/core/credential.js';
 import { percentile } from '../../dist/core/stats.js';
 import { encodeTemplate } from '../../dist/gate/face/face-templates.js';
 import { CLI, runtimeNode, SITE, SitegateProcess, startFieldSite } from '../field/daemon-site.ts';
+import { benchSoftHsmDir } from './softhsm-dir.ts';
 import { NotifyListener, waitFor } from '../field/helpers.ts';
 
 const WORKERS = 100_000;
@@ -24,7 +25,7 @@ export default async function ready(): Promise<Record<string, number>> {
   const t0 = performance.now();
   writeRoster(rosterFile);
   const rosterWriteS = (performance.now() - t0) / 1000;
-  const site = await startFieldSite(join(dir, 'site'), { rosterFile });
+  const site = await startFieldSite(join(dir, 'site'), { rosterFile, tokenDir: benchSoftHsmDir() });
   const camera = join(dir, 'camera');
   mkdirSync(camera);
   site.writeGateConfig({ face: { enabled: true, workers: 2, camera: { lane: 'L1', direction: 'in', directory: camera } } });

@@ -40,8 +40,11 @@ export interface FieldSite {
   stop(): Promise<void>;
 }
 
-/** `dir` must be short and absolute: the GPIO socket lives in it. */
-export async function startFieldSite(dir: string, o: { rosterFile: string }): Promise<FieldSite> {
+/**
+ * `dir` must be short and absolute: the GPIO socket lives in it. `tokenDir` (default `dir`/softhsm):
+ * a process that has already provisioned SoftHSM tokens must name that same directory.
+ */
+export async function startFieldSite(dir: string, o: { rosterFile: string; tokenDir?: string }): Promise<FieldSite> {
   mkdirSync(dir, { recursive: true });
   const secrets = join(dir, 'secrets');
   mkdirSync(secrets, { mode: 0o700 });
@@ -60,7 +63,7 @@ export async function startFieldSite(dir: string, o: { rosterFile: string }): Pr
 
   const pin = randomBytes(4).toString('hex');
   const token = await provisionSoftHsmToken({
-    dir: join(dir, 'softhsm'),
+    dir: o.tokenDir ?? join(dir, 'softhsm'),
     tokenLabel: `sg-${GATE}`,
     keyLabel: 'punch-signing',
     pin,
