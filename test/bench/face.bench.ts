@@ -31,8 +31,8 @@ import { openCardRig, PASSAGE_SENSOR_LINE, RIG_WORKERS, rigCardNumber, type Card
 const r2 = (v: number) => Math.round(v * 100) / 100;
 const CARDS = 400;
 const WORKERS = faceWorkerCount('auto');
-/** The gate unit's glibc settings (systemd/sitegate-gate.service). */
-const UNIT_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' };
+/** The gate unit's memory settings (systemd/sitegate-gate.service): glibc malloc and V8's young generation. */
+const UNIT_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072', NODE_OPTIONS: '--max-semi-space-size=2' };
 
 function framePaths(): string[] {
   const shared = '/work/shared/faces/people';

@@ -2,6 +2,7 @@
 // warm-up, in MB per 1,000 frames.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import type { ResidentBreakdown } from '../../src/gate/face/process-memory.js';
 
 export interface MemorySample {
   /** Frames answered when the sample was taken. */
@@ -16,6 +17,10 @@ export interface MemorySample {
   wasmHeap: number;
   /** All face workers' V8 heaps together (physical), bytes. */
   workerHeap: number;
+  /** The main thread's V8 heap (physical, young generation included), bytes. */
+  mainHeap?: number;
+  /** The resident set by part, where /proc/self/smaps exists. */
+  parts?: ResidentBreakdown;
 }
 
 /**
@@ -75,6 +80,10 @@ export function sampleTable(samples: readonly MemorySample[], every: number): st
   const mb = (b: number) => (b / MB).toFixed(1).padStart(8);
   const rows = samples
     .filter((s) => s.frames % every === 0)
-    .map((s) => `${String(s.frames).padStart(7)} ${mb(s.rss)} ${mb(s.heapUsed)} ${mb(s.workerHeap)} ${mb(s.wasmHeap)}  ${s.tensors.join('/')}`);
-  return ['frames   rss MB  main MB  wkrs MB  wasm MB  tensors', ...rows].join('\n');
+    .map((s) => {
+      const p = s.parts ? ` ${mb(s.mainHeap ?? 0)} ${mb(s.parts.mallocMainArena + s.parts.mallocThreadArenas)} ${mb(s.parts.wasm)} ${mb(s.parts.otherAnonymous)}` : '';
+      return `${String(s.frames).padStart(7)} ${mb(s.rss)} ${mb(s.heapUsed)} ${mb(s.workerHeap)} ${mb(s.wasmHeap)}${p}  ${s.tensors.join('/')}`;
+    });
+  const partsHead = samples.some((s) => s.parts) ? '  main v8   malloc wasm rss  anon MB' : '';
+  return [`frames   rss MB  main MB  wkrs MB  wasm MB${partsHead}  tensors`, ...rows].join('\n');
 }

@@ -54,7 +54,7 @@ describe('systemd units', () => {
 
   it('the gate unit notifies, pings the watchdog, restarts within a start limit and keeps V8 JIT', () => {
     const text = readFileSync(join(V, 'sitegate-gate.service'), 'utf8');
-    for (const line of ['Type=notify', 'NotifyAccess=all', 'WatchdogSec=30s', 'Restart=always', 'StartLimitBurst=20', 'User=sitegate', 'ProtectSystem=strict', 'DevicePolicy=closed', 'Environment=MALLOC_ARENA_MAX=2']) {
+    for (const line of ['Type=notify', 'NotifyAccess=all', 'WatchdogSec=30s', 'Restart=always', 'StartLimitBurst=20', 'User=sitegate', 'ProtectSystem=strict', 'DevicePolicy=closed', 'Environment=MALLOC_ARENA_MAX=2', 'Environment=NODE_OPTIONS=--max-semi-space-size=2']) {
       expect(text).toContain(line);
     }
     expect(text).not.toMatch(/^MemoryDenyWriteExecute=yes/m);
