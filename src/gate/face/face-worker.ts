@@ -8,6 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { FacePipeline, type PipelineOptions } from './face-pipeline.js';
 import type { FaceWorkerStats } from './face-pool.js';
 import { releasedFilterBytes } from './packed-filter-memory.js';
+import { releasePixels } from './release-pixels.js';
 import { tfjsWasm, wasmHeapBytes } from './tfjs-wasm.js';
 import type { WorkerInit, WorkerRequest, WorkerResponse } from './face-protocol.js';
 
@@ -25,16 +26,6 @@ function merge(base: PipelineOptions, over?: Partial<PipelineOptions>): Pipeline
 }
 
 const send = (m: WorkerResponse) => port.postMessage(m);
-
-/**
- * Frees a frame's pixels (the worker's own copy, ~0.9 MB) now instead of at the next GC: V8 only
- * collects for external memory after tens of MB of it, so the copies of past frames would sit
- * in the resident set, 0–50 MB at any moment. Detaching releases the backing store at once.
- */
-function releasePixels(frame: { data: Uint8Array } | undefined): void {
-  const buffer = frame?.data.buffer;
-  if (buffer instanceof ArrayBuffer && !buffer.detached) buffer.transfer(0);
-}
 
 /**
  * Face matching is best effort next to the card path: on 2 cores, 2 busy face workers at the
@@ -80,8 +71,9 @@ try {
         try {
           result = await pipeline.process(req.frame, merge(init.options, req.options), req.ir);
         } finally {
-          releasePixels(req.frame);
-          releasePixels(req.ir);
+          // This worker's copies of the pixels (release-pixels.ts); the caller keeps its own.
+          releasePixels(req.frame.data);
+          releasePixels(req.ir?.data);
         }
         const transfer = result.chosen ? [result.chosen.descriptor.buffer as ArrayBuffer, result.chosen.landmarks.buffer as ArrayBuffer] : [];
         port.postMessage({ id: req.id, ok: true, result } satisfies WorkerResponse, transfer);
