@@ -48,9 +48,20 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 
 /** Reads a JSON document (roster, registry) and validates it; the error names the file and the field. */
 export function loadJsonFile<T extends z.ZodType>(schema: T, path: string, what: string): z.infer<T> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new SitegateError(`${what}_unreadable`, `cannot read ${what} ${path}: ${(err as Error).message}`);
+  }
+  return parseJsonText(schema, text, path, what);
+}
+
+/** Validates a JSON document already read from `path`, with loadJsonFile's errors. */
+export function parseJsonText<T extends z.ZodType>(schema: T, text: string, path: string, what: string): z.infer<T> {
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    raw = JSON.parse(text);
   } catch (err) {
     throw new SitegateError(`${what}_unreadable`, `cannot read ${what} ${path}: ${(err as Error).message}`);
   }

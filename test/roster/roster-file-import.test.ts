@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SitegateError } from '../../src/core/errors.js';
 import { importRosterFile } from '../../src/gate/roster/roster-file-import.js';
-import { readRosterFile, type RosterDocument } from '../../src/gate/roster/roster-file.js';
+import { parseRosterText, readRosterFile, type RosterDocument } from '../../src/gate/roster/roster-file.js';
 import { RosterStore } from '../../src/gate/roster/roster-store.js';
 import { cardHmac, SITE, SITE_KEY, tempDir, worker } from './helpers.js';
 
@@ -28,9 +28,9 @@ function setup() {
   let parses = 0;
   const load = () =>
     importRosterFile(store, file, {
-      parse: (p) => {
+      parse: (text, p) => {
         parses++;
-        return readRosterFile(p);
+        return parseRosterText(text, p);
       },
     });
   return { file, dbPath, store, load, parses: () => parses };
@@ -69,7 +69,7 @@ describe('roster file at gate start', () => {
     expect(s.load()).toEqual({ outcome: 'unchanged', version: 1 });
     s.store.close();
     const again = new RosterStore(s.dbPath);
-    const parse = (p: string) => {
+    const parse = (_text: string, p: string): never => {
       throw new Error(`parsed ${p}`);
     };
     expect(importRosterFile(again, s.file, { parse })).toEqual({ outcome: 'unchanged', version: 1 });
@@ -111,6 +111,24 @@ describe('roster file at gate start', () => {
     expect(s.load()).toEqual({ outcome: 'applied', version: 3, workers: 5 });
     expect(s.parses()).toBe(2);
     expect(s.store.findWorker('W000004')?.name).toBe('工人X');
+    s.store.close();
+  });
+
+  it('parses the bytes it hashed: a file rewritten while it is parsed is parsed again at the next start', () => {
+    const s = setup();
+    const first = JSON.stringify(doc(1));
+    writeFileSync(s.file, first);
+    let parsed = '';
+    const rewriteWhileParsing = (text: string, p: string) => {
+      parsed = text;
+      writeFileSync(p, JSON.stringify(doc(2, 7)));
+      return parseRosterText(text, p);
+    };
+    expect(importRosterFile(s.store, s.file, { parse: rewriteWhileParsing })).toEqual({ outcome: 'applied', version: 1, workers: 5 });
+    expect(parsed).toBe(first);
+    expect(s.store.rosterFileStamp()).toMatchObject({ size: Buffer.byteLength(first), sha256: createHash('sha256').update(first).digest('hex'), version: 1 });
+    expect(s.load()).toEqual({ outcome: 'applied', version: 2, workers: 7 });
+    expect(s.parses()).toBe(1);
     s.store.close();
   });
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { rosterWorkerSchema } from '../../core/roster-message.js';
 import { siteRulesSchema } from '../../core/site-rules.js';
-import { loadJsonFile } from '../../config/load.js';
+import { loadJsonFile, parseJsonText } from '../../config/load.js';
 
 /**
  * The roster as a file a gate loads at start (commissioning, or no hub yet): credentials are
@@ -19,6 +19,13 @@ export const rosterSchema = z.strictObject({
 
 export type RosterDocument = z.input<typeof rosterSchema>;
 
-export function readRosterFile(path: string): z.output<typeof rosterSchema> {
+export type RosterFileContents = z.output<typeof rosterSchema>;
+
+export function readRosterFile(path: string): RosterFileContents {
   return loadJsonFile(rosterSchema, path, 'roster');
+}
+
+/** The roster file's text, already read from `path`, validated with readRosterFile's errors. */
+export function parseRosterText(text: string, path: string): RosterFileContents {
+  return parseJsonText(rosterSchema, text, path, 'roster');
 }
