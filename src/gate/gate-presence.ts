@@ -24,7 +24,8 @@ interface Row {
  * passage wins; at the same instant the hub's view wins.
  */
 export class GatePresence implements PresenceLookup {
-  readonly counters = { local: 0, hubMessages: 0, hubEntries: 0, rejected: 0, older: 0 };
+  /** behindKnown: own passages whose wall time was not after the worker's stored record (filed just after it) */
+  readonly counters = { local: 0, behindKnown: 0, hubMessages: 0, hubEntries: 0, rejected: 0, older: 0 };
   private db: Database.Database | null = null;
   private stmt!: { get: Database.Statement; put: Database.Statement };
 
@@ -75,12 +76,20 @@ export class GatePresence implements PresenceLookup {
     return kept;
   }
 
-  /** This gate's own passage: a confirmed passage of a granted punch naming a worker counts. */
+  /**
+   * This gate's own passage: a confirmed passage of a granted punch naming a worker counts. It
+   * happened now, so it is newer than anything stored for the worker, whatever the gate's wall
+   * clock says: a clock running behind the hub's corrected times would otherwise file the passage
+   * under the hub's older record, and anti-passback would judge the worker's next punch by that.
+   */
   onPassage(punch: PunchEntry | undefined, passage: PassageEntry): boolean {
     if (!punch || punch.decision !== 'granted' || punch.workerId === null || passage.outcome !== 'confirmed') return false;
     this.counters.local++;
     try {
-      return this.record(punch.workerId, punch.direction, passage.time.ms, 'local', passage.gateId);
+      const known = this.presenceOf(punch.workerId);
+      const atMs = known && known.atMs >= passage.time.ms ? known.atMs + 1 : passage.time.ms;
+      if (atMs !== passage.time.ms) this.counters.behindKnown++;
+      return this.record(punch.workerId, punch.direction, atMs, 'local', passage.gateId);
     } catch (err) {
       this.opts.log.error({ err: errorMessage(err) }, 'presence not recorded');
       return false;

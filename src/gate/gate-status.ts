@@ -57,6 +57,8 @@ export interface GateSnapshot {
   faults: GateFault[];
   /** granted passages with two or more people on one release since the gate started */
   tailgating?: { count: number; lastAtMs: number | null; lastLane: string | null };
+  /** anti-passback's presence store: own passages, the hub's messages (and rejected ones) */
+  presence?: Record<string, number>;
   /** face enrolment at this gate (capture-face): waiting or not, and what the last one did */
   enrol?: Record<string, unknown>;
 }
@@ -134,6 +136,7 @@ export function mqttStatus(s: GateSnapshot, bootId: string): GateStatus & Record
     ...(s.face ? { face: s.face } : {}),
     ...(s.photos ? { photos: s.photos } : {}),
     ...(s.tailgating ? { tailgating: s.tailgating } : {}),
+    ...(s.presence ? { presence: s.presence } : {}),
     ...(s.enrol ? { enrol: s.enrol } : {}),
     ...(cert && s.token.certDer
       ? {

@@ -902,6 +902,7 @@ export class Gate extends EventEmitter<GateEvents> {
       hub: { connected: this.client?.connected ?? false, lastAckMs: this.lastAckMs, inFlight: this.publisher?.inFlightCount ?? 0 },
       faults: this.faults.list(),
       tailgating: { ...this.tailgating },
+      presence: { ...this.presence.counters },
       enrol: this.enrol ? { ...this.enrol.status() } : undefined,
     };
   }

@@ -24,6 +24,9 @@ describe('anti-passback with presence shared through the hub', () => {
     await waitFor(() => b.presence.presenceOf('W1') !== null, 10_000, "gate B hearing the hub's presence");
     expect(b.presence.presenceOf('W1')).toEqual({ direction: 'in', atMs: first.passage!.time.ms, source: 'hub' });
     expect(site.hub.presence.counters.entries).toBeGreaterThanOrEqual(1);
+    // the gates' status documents count it: A's own passage, B's message from the hub
+    expect(a.status().presence).toMatchObject({ local: 1, behindKnown: 0, rejected: 0 });
+    expect((b.status().presence as { hubEntries: number }).hubEntries).toBeGreaterThanOrEqual(1);
 
     const second = await swipe(b, 'W1', 'in');
     expect(second.punch).toMatchObject({ decision: 'denied', reason: 'anti_passback', workerId: 'W1' });

@@ -85,6 +85,24 @@ describe('the gate presence store', () => {
     expect(store.presenceOf('W1')).toEqual({ direction: 'out', atMs: 1500, source: 'local' });
   });
 
+  it("files its own passage after the worker's stored record even when its wall clock is behind the hub's times", () => {
+    // The hub's corrected time of the worker's last passage (at another gate) is later than this
+    // gate's clock shows now: the passage seen now still becomes the worker's newest record.
+    store.handleMessage(presenceTopic(SITE), hubMessage([{ workerId: 'W1', direction: 'in', atMs: 9_000, gateId: 'G2' }]));
+    expect(store.onPassage(punch({ direction: 'out' }), passage())).toBe(true);
+    expect(store.presenceOf('W1')).toEqual({ direction: 'out', atMs: 9_001, source: 'local' });
+    expect(store.counters.behindKnown).toBe(1);
+    // A clock that is right keeps its own time.
+    store.record('W2', 'in', 1_000, 'hub');
+    expect(store.onPassage(punch({ workerId: 'W2', direction: 'out' }), passage())).toBe(true);
+    expect(store.presenceOf('W2')).toEqual({ direction: 'out', atMs: 1_500, source: 'local' });
+    expect(store.counters.behindKnown).toBe(1);
+    // The hub's later view of the same passage, at its corrected time, does not undo it; a newer passage does.
+    expect(store.record('W1', 'out', 8_000, 'hub')).toBe(false);
+    expect(store.record('W1', 'in', 12_000, 'hub')).toBe(true);
+    expect(store.presenceOf('W1')?.direction).toBe('in');
+  });
+
   it("applies the hub's batch and counts and ignores malformed messages", () => {
     const topic = presenceTopic(SITE);
     expect(store.handleMessage('sitegate/v1/SITE01/roster/delta', hubMessage([]))).toBe(false);
