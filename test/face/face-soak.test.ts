@@ -10,8 +10,9 @@
 // malloc, and V8's young generation capped at 2 MB semi-spaces; without the cap it doubles for hours
 // and the RSS creeps up 15–20 MB after frame 1,000). The full soak refuses to run without them.
 //
-// Noise: each frame's pixels (~1 MB) are copied into a worker and freed by that worker's GC when
-// V8 chooses, so a single RSS sample sits anywhere up to tens of MB above what is really kept.
+// Noise: the worker frees its copy of a frame's pixels when it answers, but the main thread's
+// decoded frames (~1 MB each) wait for V8's next collection, so a single RSS sample sits anywhere
+// up to tens of MB above what is really kept.
 // RSS is sampled every 50 frames and the growth measured on its floor (rssFloorGrowthMbPer1000).
 import { existsSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
