@@ -105,9 +105,10 @@ build: deps
 models: build
 	node dist/gate/face/models-install.js
 
-# The gate unit's memory settings (systemd/sitegate-gate.service: glibc malloc, V8's young
-# generation): the memory tests and the face soak measure the process as the gate runs.
-GATE_MEMORY_ENV = MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072 NODE_OPTIONS=--max-semi-space-size=2
+# The gate unit's memory settings (glibc malloc, V8's young generation), read from the unit
+# itself: the memory tests and the face soak measure the process as the gate runs
+# (test/gate-unit-env.ts reads the same lines).
+GATE_MEMORY_ENV := $(shell sed -n 's/^Environment=\(MALLOC_\|NODE_OPTIONS=\)/\1/p' systemd/sitegate-gate.service)
 
 test: system build models
 	mkdir -p test/.results

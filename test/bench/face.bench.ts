@@ -26,13 +26,14 @@ import { percentile } from '../../dist/core/stats.js';
 import { FacePool } from '../../dist/gate/face/face-pool.js';
 import { decodeFrame } from '../../dist/gate/face/frame-decode.js';
 import { faceWorkerCount } from '../../dist/gate/face/face-worker-count.js';
+import { gateUnitMemoryEnv } from '../gate-unit-env.ts';
 import { openCardRig, PASSAGE_SENSOR_LINE, RIG_WORKERS, rigCardNumber, type CardRig } from './card-rig.ts';
 
 const r2 = (v: number) => Math.round(v * 100) / 100;
 const CARDS = 400;
 const WORKERS = faceWorkerCount('auto');
 /** The gate unit's memory settings (systemd/sitegate-gate.service): glibc malloc and V8's young generation. */
-const UNIT_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072', NODE_OPTIONS: '--max-semi-space-size=2' };
+const UNIT_ENV = gateUnitMemoryEnv();
 
 function framePaths(): string[] {
   const shared = '/work/shared/faces/people';

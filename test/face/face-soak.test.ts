@@ -28,6 +28,7 @@ import { defaultMatchMargin, defaultMatchThreshold } from '../../src/gate/face/m
 import { MjpegSplitter } from '../../src/gate/face/mjpeg-splitter.js';
 import { residentBreakdown } from '../../src/gate/face/process-memory.js';
 import { motionLiveness, type LivenessFrame } from '../../src/gate/face/motion-liveness.js';
+import { gateUnitMemoryEnv } from '../gate-unit-env.js';
 import { facesDir, haveFaces } from './faces-dir.js';
 import { corruptFrames, emptyFrames, facePhotoFrames, interleave, mjpegChunks, type SoakFrame, type SoakFrameKind } from './soak-frames.js';
 import { mainThreadGc, rssFloorGrowthMbPer1000, rssGrowthMbPer1000, sampleTable, slope, type MemorySample } from './soak-memory.js';
@@ -47,8 +48,7 @@ const TABLE_EVERY = 500;
  */
 const MAX_GROWTH_MB_PER_1000 = FULL ? 1 : 20;
 /** The gate unit's memory settings, as the Makefile passes them (GATE_MEMORY_ENV). */
-const UNIT_SETTINGS = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072', NODE_OPTIONS: '--max-semi-space-size=2' };
-const missingSettings = Object.entries(UNIT_SETTINGS).filter(([k, v]) => !(process.env[k] ?? '').split(' ').includes(v)).map(([k, v]) => `${k}=${v}`);
+const missingSettings = Object.entries(gateUnitMemoryEnv()).filter(([k, v]) => !(process.env[k] ?? '').split(' ').includes(v)).map(([k, v]) => `${k}=${v}`);
 const WORKERS = faceWorkerCount('auto');
 /** Frames being decoded or matched at once: enough to keep every worker busy. */
 const IN_FLIGHT = 2 * WORKERS;

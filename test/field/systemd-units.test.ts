@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './helpers.js';
+import { gateUnitMemoryEnv } from '../gate-unit-env.js';
 
 // The units as `make install` writes them, their paths moved into a temporary DESTDIR so that
 // ExecStart names a program that exists, checked by systemd's own tools.
@@ -58,6 +59,8 @@ describe('systemd units', () => {
       expect(text).toContain(line);
     }
     expect(text).not.toMatch(/^MemoryDenyWriteExecute=yes/m);
+    // what the Makefile, the face soak and the face bench take from it
+    expect(gateUnitMemoryEnv(text)).toEqual({ MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072', NODE_OPTIONS: '--max-semi-space-size=2' });
   });
 
   it('the mosquitto drop-in passes verify with Debian’s mosquitto.service', async () => {
