@@ -6,13 +6,11 @@
 // gate_face_ready_s is when its 1:N index holds the roster. Then `sitegate status --json` against
 // that gate's control socket, process spawn included.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { credentialHmac } from '../../dist/core/credential.js';
 import { percentile } from '../../dist/core/stats.js';
-import { encodeTemplate } from '../../dist/gate/face/face-templates.js';
 import { CLI, runtimeNode, SITE, SitegateProcess, startFieldSite } from '../field/daemon-site.ts';
+import { writeBenchRoster } from './roster-fixture.ts';
 import { benchSoftHsmDir } from './softhsm-dir.ts';
 import { NotifyListener, waitFor } from '../field/helpers.ts';
 
@@ -23,7 +21,7 @@ export default async function ready(): Promise<Record<string, number>> {
   const dir = mkdtempSync('/tmp/br-');
   const rosterFile = join(dir, 'roster.json');
   const t0 = performance.now();
-  writeRoster(rosterFile);
+  writeBenchRoster(rosterFile, { workers: WORKERS, siteId: SITE, template: randomUnitTemplate });
   const rosterWriteS = (performance.now() - t0) / 1000;
   const site = await startFieldSite(join(dir, 'site'), { rosterFile, tokenDir: benchSoftHsmDir() });
   const camera = join(dir, 'camera');
@@ -96,27 +94,13 @@ export default async function ready(): Promise<Record<string, number>> {
   }
 }
 
-/** The roster file format of src/gate/roster/roster-file.ts: HMAC'd card numbers, base64 templates. */
-function writeRoster(path: string): void {
-  const siteKey = randomBytes(32);
-  const workers: unknown[] = [];
-  const v = new Float32Array(128);
-  for (let i = 0; i < WORKERS; i++) {
-    let norm = 0;
-    for (let k = 0; k < 128; k++) {
-      v[k] = Math.random() * 2 - 1;
-      norm += v[k] * v[k];
-    }
-    norm = Math.sqrt(norm);
-    for (let k = 0; k < 128; k++) v[k] /= norm;
-    workers.push({
-      workerId: `W${String(i).padStart(6, '0')}`,
-      name: `工人${i}`,
-      status: 'entered',
-      idValidTo: null,
-      credentials: [{ kind: 'wiegand', hmac: credentialHmac(siteKey, 'wiegand', String(1_000_000 + i)) }],
-      faceTemplates: [encodeTemplate(v)],
-    });
+/** Random unit-length face templates, as enrolment gives. */
+function randomUnitTemplate(_i: number, v: Float32Array): void {
+  let norm = 0;
+  for (let k = 0; k < 128; k++) {
+    v[k] = Math.random() * 2 - 1;
+    norm += v[k] * v[k];
   }
-  writeFileSync(path, JSON.stringify({ version: 1, siteId: SITE, siteKey: siteKey.toString('hex'), workers }));
+  norm = Math.sqrt(norm);
+  for (let k = 0; k < 128; k++) v[k] /= norm;
 }

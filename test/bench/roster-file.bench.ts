@@ -1,14 +1,13 @@
 // The roster file at gate start (100,000 workers, a card and a face template each): reading and
 // validating it (what every start paid before) against hashing it (what a start pays now when
 // the file is unchanged), and the first import into an empty store.
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { credentialHmac } from '../../dist/core/credential.js';
 import { importRosterFile } from '../../dist/gate/roster/roster-file-import.js';
 import { readRosterFile } from '../../dist/gate/roster/roster-file.js';
 import { RosterStore } from '../../dist/gate/roster/roster-store.js';
+import { writeBenchRoster } from './roster-fixture.ts';
 
 const WORKERS = 100_000;
 const RUNS = 3;
@@ -28,7 +27,8 @@ export default async function rosterFile(): Promise<Record<string, number>> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-roster-file-'));
   try {
     const file = join(dir, 'roster.json');
-    writeRoster(file);
+    // fixed values, the same at every run
+    writeBenchRoster(file, { workers: WORKERS, siteId: 'bench-site', template: (i, t) => t.forEach((_, k) => (t[k] = Math.sin(i * 131 + k))) });
     const store = new RosterStore(join(dir, 'roster.db'));
     const t0 = performance.now();
     const first = importRosterFile(store, file);
@@ -51,23 +51,4 @@ export default async function rosterFile(): Promise<Record<string, number>> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** The roster file format of src/gate/roster/roster-file.ts, as in ready.bench.ts. */
-function writeRoster(path: string): void {
-  const siteKey = randomBytes(32);
-  const workers: unknown[] = [];
-  const t = Buffer.alloc(512);
-  for (let i = 0; i < WORKERS; i++) {
-    for (let k = 0; k < 128; k++) t.writeFloatLE(Math.sin(i * 131 + k), k * 4);
-    workers.push({
-      workerId: `W${String(i).padStart(6, '0')}`,
-      name: `工人${i}`,
-      status: 'entered',
-      idValidTo: null,
-      credentials: [{ kind: 'wiegand', hmac: credentialHmac(siteKey, 'wiegand', String(1_000_000 + i)) }],
-      faceTemplates: [t.toString('base64')],
-    });
-  }
-  writeFileSync(path, JSON.stringify({ version: 1, siteId: 'bench-site', siteKey: siteKey.toString('hex'), workers }));
 }
