@@ -2,13 +2,13 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/log.js';
-import { flushMicrotasks, ManualClock } from '../../src/core/manual-clock.js';
+import { flushMicrotasks } from '../../src/core/manual-clock.js';
 import { RosterStore } from '../../src/gate/roster/roster-store.js';
 import { RosterSync } from '../../src/gate/roster/roster-sync.js';
-import { RosterPublisher } from '../../src/hub/roster-publisher.js';
 import { rosterTopics } from '../../src/mqtt/roster-topics.js';
-import { cardHmac, keyPair, MemoryRosterSource, SITE, SITE_KEY, tempDir, worker } from './helpers.js';
-import { MemoryBus, type BusClient } from './memory-bus.js';
+import { cardHmac, SITE, SITE_KEY, tempDir, worker } from './helpers.js';
+import { type BusClient } from './memory-bus.js';
+import { startSyncHub } from './sync-hub.js';
 
 // An operator's resync-roster: the next snapshot is applied even at the version the gate holds,
 // once. Gate and hub over the in-process bus, on a manual clock.
@@ -23,16 +23,9 @@ afterEach(async () => {
 });
 
 async function rig(workers = 12) {
-  const clock = new ManualClock();
-  const bus = new MemoryBus();
-  const key = keyPair();
-  const source = new MemoryRosterSource(SITE, Array.from({ length: workers }, (_, i) => worker(i)));
-  let hub!: RosterPublisher;
-  const hubLink = bus.client('hub', (t, p) => hub.handleMessage(t, p));
   // no pacing between snapshots: every request is answered at once
-  hub = new RosterPublisher({ source, link: hubLink, siteId: SITE, key: key.privateKey, clock, log: silentLogger(), maxChunkBytes: 8 * 1024, minSnapshotIntervalMs: 0 });
-  await hub.start();
-  cleanups.push(() => hub.stop());
+  const syncHub = await startSyncHub({ workers, minSnapshotIntervalMs: 0, onCleanup: (stop) => cleanups.push(stop) });
+  const { clock, bus, hub, key } = syncHub;
   const dbPath = join(dir.path, `g${seq++}.db`);
   const store = new RosterStore(dbPath);
   let sync!: RosterSync;
@@ -57,7 +50,7 @@ async function rig(workers = 12) {
     db.close();
   };
   const requests = () => bus.log.filter((m) => m.topic === rosterTopics.request(SITE, 'gate-1')).map((m) => JSON.parse(m.payload.toString()));
-  return { clock, bus, source, hub, hubLink, store, sync, link, settle, tamper, requests };
+  return { ...syncHub, store, sync, link, settle, tamper, requests };
 }
 
 describe('resync-roster: a snapshot of the same version is applied once when asked for', () => {

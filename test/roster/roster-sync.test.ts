@@ -2,15 +2,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { canonicalBytes, sha256Hex } from '../../src/core/canonical.js';
 import { silentLogger } from '../../src/core/log.js';
-import { flushMicrotasks, ManualClock } from '../../src/core/manual-clock.js';
+import { flushMicrotasks } from '../../src/core/manual-clock.js';
 import { signRosterMessage, snapshotDigest } from '../../src/core/roster-message.js';
 import { siteRulesSchema } from '../../src/core/site-rules.js';
 import { RosterStore } from '../../src/gate/roster/roster-store.js';
 import { RosterSync } from '../../src/gate/roster/roster-sync.js';
-import { RosterPublisher } from '../../src/hub/roster-publisher.js';
 import { rosterTopics } from '../../src/mqtt/roster-topics.js';
-import { cardHmac, keyPair, MemoryRosterSource, SITE, SITE_KEY, tempDir, worker } from './helpers.js';
-import { MemoryBus, type BusClient } from './memory-bus.js';
+import { cardHmac, keyPair, SITE, SITE_KEY, tempDir, worker } from './helpers.js';
+import { type BusClient } from './memory-bus.js';
+import { startSyncHub, type SyncHub } from './sync-hub.js';
 
 const dir = await tempDir();
 let seq = 0;
@@ -18,13 +18,7 @@ const RETRY = 1000;
 const HEAD_GRACE = 3000;
 const INTERVAL = 5000;
 
-interface Rig {
-  clock: ManualClock;
-  bus: MemoryBus;
-  source: MemoryRosterSource;
-  hub: RosterPublisher;
-  hubLink: BusClient;
-  key: ReturnType<typeof keyPair>;
+interface Rig extends SyncHub {
   gate(name?: string, store?: RosterStore): Promise<{ sync: RosterSync; store: RosterStore; link: BusClient }>;
   settle(): Promise<void>;
 }
@@ -35,14 +29,8 @@ afterEach(async () => {
 });
 
 async function rig(workers = 40): Promise<Rig> {
-  const clock = new ManualClock();
-  const bus = new MemoryBus();
-  const key = keyPair();
-  const source = new MemoryRosterSource(SITE, Array.from({ length: workers }, (_, i) => worker(i)));
-  let hub!: RosterPublisher;
-  const hubLink = bus.client('hub', (t, p) => hub.handleMessage(t, p));
-  hub = new RosterPublisher({ source, link: hubLink, siteId: SITE, key: key.privateKey, clock, log: silentLogger(), maxChunkBytes: 8 * 1024, minSnapshotIntervalMs: INTERVAL });
-  await hub.start();
+  const syncHub = await startSyncHub({ workers, minSnapshotIntervalMs: INTERVAL, onCleanup: (stop) => cleanups.push(stop) });
+  const { clock, bus, hub, key } = syncHub;
   const syncs: RosterSync[] = [];
   const settle = async (): Promise<void> => {
     for (let i = 0; i < 5; i++) {
@@ -65,8 +53,7 @@ async function rig(workers = 40): Promise<Rig> {
     await settle();
     return { sync, store, link };
   };
-  cleanups.push(() => hub.stop());
-  return { clock, bus, source, hub, hubLink, key, gate, settle };
+  return { ...syncHub, gate, settle };
 }
 
 describe('roster sync (gate and hub over an in-process bus, manual clock)', () => {
