@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { HubStore } from '../../src/hub/store.js';
+import { CHAINS_AND_ENTRIES_BEFORE_EPOCHS } from './schema-before-epochs.js';
 
 describe('hub store from before re-commissioning', () => {
   it('moves its entries and heads to per-epoch chains with the epoch its chain state names, losing none', () => {
@@ -11,11 +12,8 @@ describe('hub store from before re-commissioning', () => {
     try {
       const path = join(dir, 'hub.db');
       const old = new Database(path);
+      old.exec(CHAINS_AND_ENTRIES_BEFORE_EPOCHS);
       old.exec(`
-        CREATE TABLE chains (gate_id TEXT PRIMARY KEY, epoch INTEGER NOT NULL, next_seq INTEGER NOT NULL, last_hash TEXT NOT NULL);
-        CREATE TABLE entries (gate_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, punch_id TEXT NOT NULL, body TEXT NOT NULL,
-          hash TEXT NOT NULL, received_ms INTEGER NOT NULL, quarantined INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (gate_id, seq));
-        CREATE INDEX entries_punch ON entries (punch_id, type);
         CREATE TABLE heads (gate_id TEXT NOT NULL, seq INTEGER NOT NULL, hash TEXT NOT NULL, sig_alg TEXT NOT NULL, sig TEXT NOT NULL,
           cert_sha256 TEXT NOT NULL, received_ms INTEGER NOT NULL, PRIMARY KEY (gate_id, seq));
         INSERT INTO chains VALUES ('G1', 3, 2, 'h1');

@@ -9,6 +9,7 @@ import { BootClockCorrection } from '../../src/hub/clock-correction.js';
 import { dailyReport, passagesQuery, QUEUE_ROWS_QUERY, shanghaiDayBounds } from '../../src/hub/report.js';
 import { HubStore } from '../../src/hub/store.js';
 import { UploadQueue } from '../../src/hub/upload-queue.js';
+import { CHAINS_AND_ENTRIES_BEFORE_EPOCHS } from '../hub-integration/schema-before-epochs.js';
 
 const H = 3600_000;
 const DAY = shanghaiDayBounds('2026-11-21').fromMs;
@@ -105,12 +106,7 @@ describe('the report reads indexed time columns', () => {
   it('migrates a database from before re-commissioning through both steps', () => {
     const path = dbPath();
     const old = new Database(path);
-    old.exec(`
-      CREATE TABLE chains (gate_id TEXT PRIMARY KEY, epoch INTEGER NOT NULL, next_seq INTEGER NOT NULL, last_hash TEXT NOT NULL);
-      CREATE TABLE entries (gate_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, punch_id TEXT NOT NULL, body TEXT NOT NULL,
-        hash TEXT NOT NULL, received_ms INTEGER NOT NULL, quarantined INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (gate_id, seq));
-      CREATE INDEX entries_punch ON entries (punch_id, type);
-    `);
+    old.exec(CHAINS_AND_ENTRIES_BEFORE_EPOCHS);
     const insert = old.prepare('INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, 0)');
     for (const e of passage(0, 'W1', 'in', synced(DAY + 7 * H))) insert.run('G1', e.seq, e.type, e.punchId, JSON.stringify(e), HASH, DAY);
     old.close();
