@@ -147,7 +147,11 @@ export async function startTwoGateSite(name: string, rules: SiteRulesInput): Pro
   };
 }
 
-/** Presents a worker's card on lane L1; a granted punch returns once its passage is journalled. */
+/**
+ * Presents a worker's card on lane L1; a granted punch returns once its passage is journalled and
+ * the relay has dropped. The simulated walker steps through when a relay is energised; a grant
+ * while the last pulse still holds it only extends that pulse, so nobody would walk.
+ */
 export async function swipe(gate: Gate, workerId: string, direction: Direction): Promise<{ punch: PunchEntry; passage: PassageEntry | null }> {
   let passage: PassageEntry | null = null;
   const punch = gate.controller.handle({ kind: 'wiegand', number: cardOf(workerId), lane: 'L1', direction, readAtMono: gate.clock.monotonic() });
@@ -162,6 +166,7 @@ export async function swipe(gate: Gate, workerId: string, direction: Direction):
     } finally {
       gate.off('passage', onPassage);
     }
+    await waitFor(() => !gate.snapshot().relays.some((r) => r.active), 5000, 'the relay dropping');
   }
   return { punch, passage };
 }
